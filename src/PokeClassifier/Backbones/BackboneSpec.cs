@@ -1,0 +1,41 @@
+namespace PokeClassifier.Backbones;
+
+/// <summary>
+/// A pretrained backbone described as data: its model file, input size, preprocessing and the feature output it yields.
+/// </summary>
+public sealed record BackboneSpec
+{
+    /// <summary>Display name (also part of the cache key).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Path of the ONNX model file.</summary>
+    public required string OnnxModelPath { get; init; }
+
+    /// <summary>Name of the model input that takes the image tensor.</summary>
+    public required string InputName { get; init; }
+
+    /// <summary>Name of the model output used as the feature vector.</summary>
+    public required string OutputName { get; init; }
+
+    /// <summary>Input width in pixels.</summary>
+    public int InputWidth { get; init; } = 224;
+
+    /// <summary>Input height in pixels.</summary>
+    public int InputHeight { get; init; } = 224;
+
+    /// <summary>Number of values in the feature vector (the output flattened).</summary>
+    public required int FeatureLength { get; init; }
+
+    /// <summary>How pixels are turned into the input tensor.</summary>
+    public required ImagePreprocessing Preprocessing { get; init; }
+
+    /// <summary>
+    /// ImageNet-pretrained ResNet18 (512 pooled features) as shipped by the <c>Microsoft.ML.DnnImageFeaturizer.ResNet18</c> package,
+    /// available offline. Its preprocessing is ML.NET's: RGB planes in 0..255 minus the mean image of <c>ResNetPreprocess.onnx</c>.
+    /// </summary>
+    /// <exception cref="ModelLoadException">The model files cannot be found.</exception>
+    public static BackboneSpec ResNet18 => ResNet18Files.Spec();
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Name} ({InputWidth}x{InputHeight} -> {FeatureLength} features, {OnnxModelPath})";
+}

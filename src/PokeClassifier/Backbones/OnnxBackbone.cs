@@ -1,0 +1,124 @@
+using System.Collections.Concurrent;
+using Microsoft.ML.OnnxRuntime;
+
+namespace PokeClassifier.Backbones;
+
+/// <summary>
+/// A pool of ONNX Runtime sessions over one backbone model. Several single-threaded sessions running side by side beat one
+/// multi-threaded session on a shared CPU, and they also serve models whose batch size is fixed to 1.
+/// </summary>
+internal sealed class OnnxBackbone : IDisposable
+{
+    private readonly ConcurrentBag<InferenceSession> _idle = [];
+    private readonly SemaphoreSlim _available;
+    private readonly List<InferenceSession> _all = [];
+    private readonly long[] _inputShape;
+    private readonly SessionOptions _options;
+    private bool _disposed;
+
+    public OnnxBackbone(BackboneSpec spec, int sessions, int intraOpThreads)
+    {
+        Spec = spec;
+        if (!File.Exists(spec.OnnxModelPath))
+        {
+            throw new ModelLoadException($"Backbone model '{spec.OnnxModelPath}' does not exist.");
+        }
+
+        _options = new SessionOptions
+        {
+            IntraOpNumThreads = intraOpThreads,
+            InterOpNumThreads = 1,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+        };
+        try
+        {
+            for (var i = 0; i < sessions; i++)
+            {
+                var session = new InferenceSession(spec.OnnxModelPath, _options);
+                _all.Add(session);
+                _idle.Add(session);
+            }
+        }
+        catch (OnnxRuntimeException e)
+        {
+            Dispose();
+            throw new ModelLoadException($"Backbone model '{spec.OnnxModelPath}' could not be loaded by ONNX Runtime: {e.Message}", e);
+        }
+
+        var first = _all[0];
+        if (!first.InputMetadata.TryGetValue(spec.InputName, out var input) || !first.OutputMetadata.TryGetValue(spec.OutputName, out var output))
+        {
+            var message = $"Backbone model '{spec.OnnxModelPath}' does not match its spec: expected input '{spec.InputName}' and output '{spec.OutputName}', " +
+                          $"found inputs [{string.Join(", ", first.InputMetadata.Select(Describe))}] and outputs [{string.Join(", ", first.OutputMetadata.Select(Describe))}].";
+            Dispose();
+            throw new ModelLoadException(message);
+        }
+
+        _inputShape = input.Dimensions.Select(d => (long)(d < 0 ? 1 : d)).ToArray();
+        var expected = new long[] { 1, 3, spec.InputHeight, spec.InputWidth };
+        var outLength = output.Dimensions.Aggregate(1L, (a, d) => a * (d < 0 ? 1 : d));
+        if (!_inputShape.SequenceEqual(expected) || outLength != spec.FeatureLength)
+        {
+            var message = $"Backbone model '{spec.OnnxModelPath}' does not match its spec: expected input {spec.InputName} [{string.Join(",", expected)}] and output {spec.OutputName} with {spec.FeatureLength} values, " +
+                          $"found input [{string.Join(",", _inputShape)}] and output [{string.Join(",", output.Dimensions)}] ({outLength} values).";
+            Dispose();
+            throw new ModelLoadException(message);
+        }
+
+        OutputShape = output.Dimensions.Select(d => d < 0 ? 1 : d).ToArray();
+        _available = new SemaphoreSlim(sessions, sessions);
+    }
+
+    public BackboneSpec Spec { get; }
+
+    /// <summary>The shape of the feature output as the model declares it (batch dimension included), as ML.NET sees it.</summary>
+    public int[] OutputShape { get; private set; } = [];
+
+    /// <summary>Runs one image tensor; cancellation also terminates a run in progress.</summary>
+    public float[] Run(float[] tensor, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _available.Wait(cancellationToken);
+        _idle.TryTake(out var session);
+        try
+        {
+            using var runOptions = new RunOptions();
+            using var registration = cancellationToken.Register(() => runOptions.Terminate = true);
+            using var value = OrtValue.CreateTensorValueFromMemory(tensor, _inputShape);
+            try
+            {
+                using var results = session!.Run(runOptions, [Spec.InputName], [value], [Spec.OutputName]);
+                return results[0].GetTensorDataAsSpan<float>().ToArray();
+            }
+            catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+        }
+        finally
+        {
+            _idle.Add(session!);
+            _available.Release();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        foreach (var s in _all)
+        {
+            s.Dispose();
+        }
+
+        _options.Dispose();
+        _available?.Dispose();
+    }
+
+    private static string Describe(KeyValuePair<string, NodeMetadata> kv) => $"{kv.Key} [{string.Join(",", kv.Value.Dimensions)}]";
+}

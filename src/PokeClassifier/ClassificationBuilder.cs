@@ -1,0 +1,252 @@
+using System.Diagnostics;
+using PokeClassifier.Backbones;
+using PokeClassifier.Data;
+using PokeClassifier.Features;
+using PokeClassifier.Training;
+
+namespace PokeClassifier;
+
+/// <summary>The entry point: <c>ImageClassification.FromFolder(path)</c> or <c>ImageClassification.From(dataset)</c>.</summary>
+public static class ImageClassification
+{
+    /// <summary>Starts a run on a folder-per-class image tree (loaded and checked when the run starts).</summary>
+    public static ClassificationBuilder FromFolder(string folder)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        return new ClassificationBuilder(folder, null);
+    }
+
+    /// <summary>Starts a run on a CSV manifest (<c>path,label[,group]</c>).</summary>
+    public static ClassificationBuilder FromManifest(string manifestPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(manifestPath);
+        return new ClassificationBuilder(manifestPath, null) { IsManifest = true };
+    }
+
+    /// <summary>Starts a run on a dataset already loaded.</summary>
+    public static ClassificationBuilder From(ImageDataset dataset)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        return new ClassificationBuilder(null, dataset);
+    }
+}
+
+/// <summary>
+/// Fluent configuration of a run: dataset, split, backbone, head, cache. Each <c>With*</c> returns a new builder, so a builder can be
+/// shared and branched. <see cref="RunAsync"/> validates everything, then loads, splits, featurizes, trains and evaluates.
+/// </summary>
+public sealed record ClassificationBuilder
+{
+    internal ClassificationBuilder(string? source, ImageDataset? dataset)
+    {
+        Source = source;
+        Dataset = dataset;
+    }
+
+    internal string? Source { get; init; }
+
+    internal bool IsManifest { get; init; }
+
+    internal ImageDataset? Dataset { get; init; }
+
+    internal SplitOptions SplitOptions { get; init; } = new();
+
+    internal DatasetSplit? FixedSplit { get; init; }
+
+    internal string? SplitFile { get; init; }
+
+    internal Func<BackboneSpec> Backbone { get; init; } = () => BackboneSpec.ResNet18;
+
+    internal MLNetHeadOptions Head { get; init; } = new();
+
+    internal FeaturizerOptions Featurizer { get; init; } = new();
+
+    internal DatasetLoadOptions LoadOptions { get; init; } = new();
+
+    /// <summary>Split by fractions (stratified; group-aware whenever the dataset has groups).</summary>
+    public ClassificationBuilder WithSplit(SplitOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return this with { SplitOptions = options, FixedSplit = null, SplitFile = null };
+    }
+
+    /// <summary>Use a split made beforehand.</summary>
+    public ClassificationBuilder WithSplit(DatasetSplit split)
+    {
+        ArgumentNullException.ThrowIfNull(split);
+        return this with { FixedSplit = split, SplitFile = null };
+    }
+
+    /// <summary>Use a split file (<c>path,split</c> CSV, see <see cref="DatasetSplit.FromFile"/>).</summary>
+    public ClassificationBuilder WithSplitFile(string splitCsvPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(splitCsvPath);
+        return this with { SplitFile = splitCsvPath, FixedSplit = null };
+    }
+
+    /// <summary>The backbone. The default is <see cref="BackboneSpec.ResNet18"/>.</summary>
+    public ClassificationBuilder WithBackbone(BackboneSpec backbone)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        return this with { Backbone = () => backbone };
+    }
+
+    /// <summary>The ML.NET head with default options for <paramref name="trainer"/>.</summary>
+    public ClassificationBuilder WithMLNetHead(MLNetTrainer trainer = MLNetTrainer.LbfgsMaximumEntropy) => this with { Head = new MLNetHeadOptions { Trainer = trainer } };
+
+    /// <summary>The ML.NET head with explicit options.</summary>
+    public ClassificationBuilder WithMLNetHead(MLNetHeadOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return this with { Head = options };
+    }
+
+    /// <summary>Featurizer options (parallelism, intra-op threads, cache).</summary>
+    public ClassificationBuilder WithFeaturizer(FeaturizerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return this with { Featurizer = options };
+    }
+
+    /// <summary>Where the feature cache lives (on by default, in <see cref="FeatureCache.DefaultDirectory"/>).</summary>
+    public ClassificationBuilder WithFeatureCache(string directory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        return this with { Featurizer = Copy(Featurizer, useCache: true, directory) };
+    }
+
+    /// <summary>Turns the feature cache off.</summary>
+    public ClassificationBuilder WithoutFeatureCache() => this with { Featurizer = Copy(Featurizer, useCache: false, null) };
+
+    /// <summary>Options for loading the dataset from disk.</summary>
+    public ClassificationBuilder WithLoadOptions(DatasetLoadOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return this with { LoadOptions = options };
+    }
+
+    /// <summary>Loads, splits, featurizes the training set, fits the head and evaluates on the test set.</summary>
+    /// <exception cref="ArgumentException">An option is invalid (all problems listed at once).</exception>
+    /// <exception cref="DatasetException">The dataset cannot be used as asked.</exception>
+    /// <exception cref="ModelLoadException">The backbone cannot be loaded.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled; the feature cache stays consistent.</exception>
+    public async Task<ClassificationRun> RunAsync(IProgress<ClassificationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        Validate();
+        var dataset = await LoadAsync(progress, cancellationToken).ConfigureAwait(false);
+        var split = FixedSplit ?? (SplitFile is not null ? DatasetSplit.FromFile(dataset, SplitFile) : dataset.Split(SplitOptions));
+        var classifier = await TrainCoreAsync(split.Classes, split.Train, progress, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var watch = Stopwatch.StartNew();
+            var evaluation = await classifier.Classifier.EvaluateAsync(
+                split.Test,
+                progress is null ? null : new StageProgress(progress, ClassificationStage.Evaluating),
+                cancellationToken).ConfigureAwait(false);
+            var timings = classifier.Timings with { Evaluation = watch.Elapsed };
+            return new ClassificationRun(dataset, split, classifier.Classifier, evaluation, classifier.Skipped, timings);
+        }
+        catch
+        {
+            classifier.Classifier.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Trains on all of <paramref name="items"/> (no split, no evaluation).</summary>
+    public async Task<TrainedClassifier> TrainAsync(IReadOnlyList<DatasetItem> items, IProgress<ClassificationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        Validate();
+        var classes = items.Select(i => i.Label).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+        return (await TrainCoreAsync(classes, items, progress, cancellationToken).ConfigureAwait(false)).Classifier;
+    }
+
+    private void Validate()
+    {
+        var problems = new List<string>();
+        foreach (var check in new Action[] { SplitOptions.Validate, Head.Validate, Featurizer.Validate, LoadOptions.Validate })
+        {
+            try
+            {
+                check();
+            }
+            catch (ArgumentException e)
+            {
+                problems.Add(e.Message);
+            }
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", problems));
+        }
+    }
+
+    private async Task<ImageDataset> LoadAsync(IProgress<ClassificationProgress>? progress, CancellationToken cancellationToken)
+    {
+        if (Dataset is not null)
+        {
+            return Dataset;
+        }
+
+        var p = progress is null ? null : new Progress(n => progress.Report(new ClassificationProgress(ClassificationStage.LoadingDataset, n, 0)));
+        return IsManifest
+            ? await ImageDataset.FromManifestAsync(Source!, LoadOptions, p, cancellationToken).ConfigureAwait(false)
+            : await ImageDataset.FromFolderAsync(Source!, LoadOptions, p, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<(TrainedClassifier Classifier, RunTimings Timings, IReadOnlyList<SkippedFile> Skipped)> TrainCoreAsync(
+        IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, IProgress<ClassificationProgress>? progress, CancellationToken cancellationToken)
+    {
+        var trainedClasses = train.Select(i => i.Label).Distinct(StringComparer.Ordinal).Count();
+        if (trainedClasses < 2)
+        {
+            throw new DatasetException($"Training needs at least two classes; the training set has {trainedClasses}. A classifier cannot learn to tell one class from nothing.");
+        }
+
+        var featurizer = new ImageFeaturizer(Backbone(), Featurizer);
+        try
+        {
+            var watch = Stopwatch.StartNew();
+            var features = await featurizer.FeaturizeAsync(
+                train,
+                progress is null ? null : new StageProgress(progress, ClassificationStage.Featurizing),
+                cancellationToken).ConfigureAwait(false);
+            var featurization = watch.Elapsed;
+            progress?.Report(new ClassificationProgress(ClassificationStage.Training, 0, 1));
+            watch.Restart();
+            var raw = Enumerable.Range(0, features.Items.Count).Select(features.Raw).ToArray();
+            var head = await Task.Run(
+                () => MLNetHead.Train(classes, features.Items.Select(i => i.Label).ToArray(), raw, [.. featurizer.OutputShape], Head, SplitOptions.Seed, cancellationToken),
+                cancellationToken).ConfigureAwait(false);
+            progress?.Report(new ClassificationProgress(ClassificationStage.Training, 1, 1));
+            var timings = new RunTimings { Featurization = featurization, Training = watch.Elapsed, CacheHits = features.CacheHits, Computed = features.Computed };
+            return (new TrainedClassifier(featurizer, ownsFeaturizer: true, head, $"ML.NET {Head.Trainer}"), timings, features.Failed);
+        }
+        catch
+        {
+            featurizer.Dispose();
+            throw;
+        }
+    }
+
+    private static FeaturizerOptions Copy(FeaturizerOptions o, bool useCache, string? directory) => new()
+    {
+        Parallelism = o.Parallelism,
+        IntraOpThreads = o.IntraOpThreads,
+        MaxDecodePixels = o.MaxDecodePixels,
+        UseCache = useCache,
+        CacheDirectory = directory ?? o.CacheDirectory,
+    };
+
+    private sealed class StageProgress(IProgress<ClassificationProgress> inner, ClassificationStage stage) : IProgress<FeaturizationProgress>
+    {
+        public void Report(FeaturizationProgress value) => inner.Report(new ClassificationProgress(stage, value.Completed, value.Total));
+    }
+
+    private sealed class Progress(Action<int> report) : IProgress<int>
+    {
+        public void Report(int value) => report(value);
+    }
+}

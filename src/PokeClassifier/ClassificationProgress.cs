@@ -1,0 +1,30 @@
+namespace PokeClassifier;
+
+/// <summary>The step a classification run is in.</summary>
+public enum ClassificationStage
+{
+    /// <summary>Reading and checking the dataset's files.</summary>
+    LoadingDataset,
+
+    /// <summary>Computing (or reading cached) backbone features of the training and validation images.</summary>
+    Featurizing,
+
+    /// <summary>Fitting the head.</summary>
+    Training,
+
+    /// <summary>Predicting the test images and computing the reports.</summary>
+    Evaluating,
+}
+
+/// <summary>Progress of a classification run: the stage and how far it is.</summary>
+/// <param name="Stage">The current stage.</param>
+/// <param name="Completed">Units done in this stage (images, or 0/1 for training).</param>
+/// <param name="Total">Units in this stage.</param>
+public readonly record struct ClassificationProgress(ClassificationStage Stage, int Completed, int Total)
+{
+    /// <summary>Fraction of the stage done, 0 to 1.</summary>
+    public double Fraction => Total <= 0 ? 0 : (double)Completed / Total;
+
+    /// <inheritdoc />
+    public override string ToString() => $"{Stage} {Completed}/{Total}";
+}

@@ -1,0 +1,195 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Threading.Channels;
+using PokeClassifier.Backbones;
+using PokeClassifier.Data;
+
+namespace PokeClassifier.Features;
+
+/// <summary>
+/// Turns image files into backbone features: decoding and resizing run in parallel with inference, several ONNX Runtime sessions
+/// run side by side, and every result is stored in the content-addressed <see cref="FeatureCache"/> so a second run over the same
+/// images runs no inference. Thread-safe; dispose it to free the native sessions.
+/// </summary>
+public sealed class ImageFeaturizer : IDisposable
+{
+    private static readonly ConcurrentDictionary<(string Path, long Length, DateTime Modified), string> FileHashes = new();
+    private readonly OnnxBackbone _backbone;
+    private readonly Preprocessor _preprocessor;
+    private readonly FeaturizerOptions _options;
+
+    /// <summary>Creates a featurizer for <paramref name="backbone"/>.</summary>
+    /// <exception cref="ModelLoadException">The model is missing, unreadable or does not match the spec.</exception>
+    public ImageFeaturizer(BackboneSpec backbone, FeaturizerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        _options = options ?? new FeaturizerOptions();
+        _options.Validate();
+        Backbone = backbone;
+        _preprocessor = new Preprocessor(backbone.Preprocessing, backbone.InputWidth, backbone.InputHeight);
+        _backbone = new OnnxBackbone(backbone, _options.Parallelism, _options.IntraOpThreads);
+        Cache = _options.UseCache ? new FeatureCache(_options.CacheDirectory) : null;
+        Identity = ComputeIdentity(backbone);
+        Cache?.Describe(Identity, $"{backbone}\npreprocessing: {backbone.Preprocessing.Describe()}\n");
+    }
+
+    /// <summary>The backbone.</summary>
+    public BackboneSpec Backbone { get; }
+
+    /// <summary>The shape of the backbone's feature output, batch dimension included.</summary>
+    internal IReadOnlyList<int> OutputShape => _backbone.OutputShape;
+
+    /// <summary>The cache in use, or <see langword="null"/> when caching is off.</summary>
+    public FeatureCache? Cache { get; }
+
+    /// <summary>
+    /// The backbone's identity as used in cache keys: a hash of the model file's SHA-256, the preprocessing and the input size.
+    /// A different model file, preprocessing or size never reuses another's features.
+    /// </summary>
+    public string Identity { get; }
+
+    /// <summary>Featurizes <paramref name="items"/>. Images that fail to decode are listed in <see cref="FeatureSet.Failed"/>, never dropped silently.</summary>
+    /// <exception cref="OperationCanceledException">Cancelled; entries written so far stay valid.</exception>
+    public async Task<FeatureSet> FeaturizeAsync(IReadOnlyList<DatasetItem> items, IProgress<FeaturizationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        var watch = Stopwatch.StartNew();
+        var features = new float[items.Count][];
+        var failed = new ConcurrentBag<(int Index, SkippedFile File)>();
+        int done = 0, hits = 0, computed = 0;
+        var channel = Channel.CreateBounded<(int Index, string Hash, float[] Tensor)>(new BoundedChannelOptions(_options.Parallelism * 2)
+        {
+            SingleWriter = false,
+            SingleReader = false,
+        });
+
+        void Report() => progress?.Report(new FeaturizationProgress(Volatile.Read(ref done), items.Count, Volatile.Read(ref hits)));
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var token = linked.Token;
+        var producer = Task.Run(async () =>
+        {
+            try
+            {
+                await Parallel.ForEachAsync(Enumerable.Range(0, items.Count), new ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism, CancellationToken = token }, async (i, ct) =>
+                {
+                    var item = items[i];
+                    try
+                    {
+                        var bytes = await File.ReadAllBytesAsync(item.Path, ct).ConfigureAwait(false);
+                        var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+                        if (Cache is not null && Cache.TryRead(Identity, hash, Backbone.FeatureLength, out var cached))
+                        {
+                            features[i] = cached;
+                            Interlocked.Increment(ref hits);
+                            Interlocked.Increment(ref done);
+                            Report();
+                            return;
+                        }
+
+                        var tensor = new float[_preprocessor.TensorLength];
+                        var rgba = ImageDecoder.DecodeRgba(bytes, item.Path, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels);
+                        _preprocessor.Fill(rgba, tensor);
+                        await channel.Writer.WriteAsync((i, hash, tensor), ct).ConfigureAwait(false);
+                    }
+                    catch (InvalidImageException e)
+                    {
+                        failed.Add((i, new SkippedFile { Path = item.Path, Label = item.Label, Reason = e.Reason, Detail = e.Message }));
+                        Interlocked.Increment(ref done);
+                        Report();
+                    }
+                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                    {
+                        failed.Add((i, new SkippedFile { Path = item.Path, Label = item.Label, Reason = SkipReason.Unreadable, Detail = e.Message }));
+                        Interlocked.Increment(ref done);
+                        Report();
+                    }
+                }).ConfigureAwait(false);
+                channel.Writer.TryComplete();
+            }
+            catch (Exception e)
+            {
+                channel.Writer.TryComplete(e);
+                throw;
+            }
+        }, token);
+
+        var consumers = Enumerable.Range(0, _options.Parallelism).Select(_ => Task.Run(async () =>
+        {
+            await foreach (var (index, hash, tensor) in channel.Reader.ReadAllAsync(token).ConfigureAwait(false))
+            {
+                var output = _backbone.Run(tensor, token);
+                Cache?.Write(Identity, hash, output);
+                features[index] = output;
+                Interlocked.Increment(ref computed);
+                Interlocked.Increment(ref done);
+                Report();
+            }
+        }, token)).ToArray();
+
+        try
+        {
+            await Task.WhenAll(consumers.Append(producer)).ConfigureAwait(false);
+        }
+        catch
+        {
+            await linked.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(consumers.Append(producer).Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default))).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw;
+        }
+
+        var failedIndexes = failed.Select(f => f.Index).ToHashSet();
+        var keep = Enumerable.Range(0, items.Count).Where(i => !failedIndexes.Contains(i)).ToArray();
+        return new FeatureSet(
+            Backbone.Name,
+            Backbone.FeatureLength,
+            keep.Select(i => items[i]).ToArray(),
+            keep.Select(i => features[i]).ToArray(),
+            failed.OrderBy(f => f.Index).Select(f => f.File).ToArray(),
+            hits,
+            computed,
+            watch.Elapsed);
+    }
+
+    /// <summary>Features of one image given as bytes (not cached).</summary>
+    /// <exception cref="InvalidImageException">The bytes are not a usable image.</exception>
+    public float[] Featurize(byte[] imageBytes, string name = "image", CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(imageBytes);
+        var rgba = ImageDecoder.DecodeRgba(imageBytes, name, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels);
+        var tensor = new float[_preprocessor.TensorLength];
+        _preprocessor.Fill(rgba, tensor);
+        return _backbone.Run(tensor, cancellationToken);
+    }
+
+    /// <summary>Features of one image file (not cached).</summary>
+    public float[] Featurize(string imagePath, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(imagePath);
+        return Featurize(File.ReadAllBytes(imagePath), imagePath, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _backbone.Dispose();
+
+    internal static string ComputeIdentity(BackboneSpec spec)
+    {
+        var text = string.Create(CultureInfo.InvariantCulture,
+            $"v1|{spec.Name}|{HashFile(spec.OnnxModelPath)}|{spec.InputName}|{spec.OutputName}|{spec.InputWidth}x{spec.InputHeight}|{spec.FeatureLength}|{spec.Preprocessing.Describe()}|{(spec.Preprocessing.MeanImageModelPath is { } m ? HashFile(m) : "-")}");
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..24];
+    }
+
+    internal static string HashFile(string path)
+    {
+        var info = new FileInfo(path);
+        return FileHashes.GetOrAdd((info.FullName, info.Length, info.LastWriteTimeUtc), _ =>
+        {
+            using var stream = File.OpenRead(path);
+            return Convert.ToHexStringLower(SHA256.HashData(stream));
+        });
+    }
+}

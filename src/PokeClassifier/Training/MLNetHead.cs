@@ -1,0 +1,203 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Trainers;
+using Microsoft.ML.Transforms.Image;
+using PokeClassifier.Backbones;
+
+namespace PokeClassifier.Training;
+
+/// <summary>
+/// The ML.NET transfer path: a multiclass trainer fitted on cached backbone features, and the full image-to-label ML.NET model
+/// (resize, pixels, the backbone's ONNX graph, the head) built around it for saving.
+/// </summary>
+internal sealed class MLNetHead
+{
+    internal const string ImageColumn = "Image";
+    internal const string FeaturesColumn = "Features";
+    internal const string LabelColumn = "Label";
+    internal const string ScoreColumn = "Score";
+    internal const string PredictedLabelColumn = "PredictedLabel";
+
+    private MLNetHead(MLContext context, ITransformer head, IReadOnlyList<string> classes, int[] featureShape)
+    {
+        Context = context;
+        Head = head;
+        Classes = classes;
+        FeatureShape = featureShape;
+    }
+
+    public MLContext Context { get; }
+
+    /// <summary>Features -> Score (per class, in <see cref="Classes"/> order) and PredictedLabel.</summary>
+    public ITransformer Head { get; }
+
+    public IReadOnlyList<string> Classes { get; }
+
+    public int[] FeatureShape { get; }
+
+    private int FeatureLength => FeatureShape.Aggregate(1, (a, b) => a * b);
+
+    public static MLNetHead Train(IReadOnlyList<string> classes, IReadOnlyList<string> labels, IReadOnlyList<float[]> features, int[] featureShape, MLNetHeadOptions options, int seed, CancellationToken cancellationToken)
+    {
+        options.Validate();
+        cancellationToken.ThrowIfCancellationRequested();
+        var context = new MLContext(seed);
+        var data = FeatureView(context, featureShape, labels, features);
+        var keys = context.Data.LoadFromEnumerable(classes.Select(c => new KeyRow { Label = c }));
+        var estimator = context.Transforms.Conversion.MapValueToKey(LabelColumn, LabelColumn, keyData: keys)
+            .Append(Trainer(context, options))
+            .Append(context.Transforms.Conversion.MapKeyToValue(PredictedLabelColumn, PredictedLabelColumn));
+        try
+        {
+            var head = estimator.Fit(data);
+            return new MLNetHead(context, head, classes, featureShape);
+        }
+        catch (OperationCanceledException)
+        {
+            throw;
+        }
+        catch (InvalidOperationException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+    }
+
+    public static MLNetHead FromTransformer(MLContext context, ITransformer head, IReadOnlyList<string> classes, int[] featureShape) =>
+        new(context, head, classes, featureShape);
+
+    /// <summary>Class probabilities for each feature vector, normalised to sum to 1.</summary>
+    public float[][] Score(IReadOnlyList<float[]> features)
+    {
+        var labels = Enumerable.Repeat(Classes[0], features.Count).ToArray();
+        var scored = Head.Transform(FeatureView(Context, FeatureShape, labels, features));
+        var scores = scored.GetColumn<float[]>(ScoreColumn).ToArray();
+        foreach (var s in scores)
+        {
+            Normalise(s);
+        }
+
+        return scores;
+    }
+
+    /// <summary>The complete ML.NET model: an <c>Image</c> (MLImage) column in, <c>PredictedLabel</c> and <c>Score</c> out.</summary>
+    public (ITransformer Model, DataViewSchema InputSchema) BuildImageModel(BackboneSpec backbone)
+    {
+        var p = backbone.Preprocessing;
+        if (p.ChannelOrder != ChannelOrder.Rgb && p.ChannelOrder != ChannelOrder.Bgr)
+        {
+            throw new NotSupportedException($"Channel order {p.ChannelOrder} cannot be expressed in an ML.NET pipeline.");
+        }
+
+        var sameScale = p.Std.All(s => Math.Abs(s - p.Std[0]) < 1e-9) && p.Mean.All(m => Math.Abs(m - p.Mean[0]) < 1e-9);
+        if (!sameScale)
+        {
+            throw new NotSupportedException($"Backbone {backbone.Name}: ML.NET's ExtractPixels applies one scale and offset to all channels, so per-channel mean/std ({p.Describe()}) cannot be saved as a pure ML.NET model.");
+        }
+
+        var input = Context.Data.LoadFromEnumerable(new[] { new ImageRow { Image = MLImage.CreateFromPixels(1, 1, MLPixelFormat.Rgba32, [255, 255, 255, 255]) } });
+        var pixelsColumn = "PixelsForBackbone";
+        IEstimator<ITransformer> chain = Context.Transforms.ResizeImages("ResizedImage", backbone.InputWidth, backbone.InputHeight, ImageColumn, ImageResizingEstimator.ResizingKind.Fill)
+            .Append(Context.Transforms.ExtractPixels(pixelsColumn, "ResizedImage", orderOfExtraction: p.ChannelOrder == ChannelOrder.Rgb ? ImagePixelExtractingEstimator.ColorsOrder.ARGB : ImagePixelExtractingEstimator.ColorsOrder.ABGR, scaleImage: p.PixelScale / p.Std[0], offsetImage: -p.Mean[0] / p.Std[0]));
+        var current = pixelsColumn;
+        if (p.MeanImageModelPath is not null)
+        {
+            var prep = OnnxNames(p.MeanImageModelPath);
+            chain = chain.Append(Context.Transforms.CopyColumns(prep.Input, current))
+                .Append(Context.Transforms.ApplyOnnxModel(prep.Output, prep.Input, p.MeanImageModelPath));
+            current = prep.Output;
+        }
+
+        if (current != backbone.InputName)
+        {
+            chain = chain.Append(Context.Transforms.CopyColumns(backbone.InputName, current));
+        }
+
+        chain = chain.Append(Context.Transforms.ApplyOnnxModel(backbone.OutputName, backbone.InputName, backbone.OnnxModelPath))
+            .Append(Context.Transforms.CopyColumns(FeaturesColumn, backbone.OutputName));
+        var imagePart = chain.Fit(input);
+        var model = new TransformerChain<ITransformer>(imagePart, Head);
+        return (model, input.Schema);
+    }
+
+    private static (string Input, string Output) OnnxNames(string modelPath)
+    {
+        using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(modelPath);
+        return (session.InputMetadata.Keys.Single(), session.OutputMetadata.Keys.Single());
+    }
+
+    internal static IDataView FeatureView(MLContext context, int[] featureShape, IReadOnlyList<string> labels, IReadOnlyList<float[]> features)
+    {
+        var schema = SchemaDefinition.Create(typeof(FeatureRow));
+        schema[FeaturesColumn].ColumnType = new VectorDataViewType(NumberDataViewType.Single, featureShape);
+        var rows = labels.Select((l, i) => new FeatureRow { Label = l, Features = features[i] });
+        return context.Data.LoadFromEnumerable(rows, schema);
+    }
+
+    internal static void Normalise(float[] scores)
+    {
+        double sum = 0;
+        foreach (var s in scores)
+        {
+            sum += Math.Max(0, s);
+        }
+
+        if (sum <= 0)
+        {
+            Array.Fill(scores, 1f / scores.Length);
+            return;
+        }
+
+        for (var i = 0; i < scores.Length; i++)
+        {
+            scores[i] = (float)(Math.Max(0, scores[i]) / sum);
+        }
+    }
+
+    private static IEstimator<ITransformer> Trainer(MLContext context, MLNetHeadOptions options) => options.Trainer switch
+    {
+        MLNetTrainer.LbfgsMaximumEntropy => context.MulticlassClassification.Trainers.LbfgsMaximumEntropy(new LbfgsMaximumEntropyMulticlassTrainer.Options
+        {
+            LabelColumnName = LabelColumn,
+            FeatureColumnName = FeaturesColumn,
+            L2Regularization = options.L2Regularization,
+            MaximumNumberOfIterations = options.MaximumIterations,
+        }),
+        MLNetTrainer.SdcaMaximumEntropy => context.MulticlassClassification.Trainers.SdcaMaximumEntropy(new SdcaMaximumEntropyMulticlassTrainer.Options
+        {
+            LabelColumnName = LabelColumn,
+            FeatureColumnName = FeaturesColumn,
+            L2Regularization = options.L2Regularization,
+            MaximumNumberOfIterations = options.MaximumIterations,
+            NumberOfThreads = 1,
+        }),
+        MLNetTrainer.LightGbm => context.MulticlassClassification.Trainers.LightGbm(new Microsoft.ML.Trainers.LightGbm.LightGbmMulticlassTrainer.Options
+        {
+            LabelColumnName = LabelColumn,
+            FeatureColumnName = FeaturesColumn,
+            NumberOfIterations = options.MaximumIterations,
+            UseSoftmax = true,
+            NumberOfThreads = 1,
+            Seed = 1,
+            Silent = true,
+        }),
+        _ => throw new ArgumentOutOfRangeException(nameof(options), options.Trainer, "Unknown trainer."),
+    };
+
+    internal sealed class FeatureRow
+    {
+        public string Label { get; set; } = string.Empty;
+
+        public float[] Features { get; set; } = [];
+    }
+
+    private sealed class KeyRow
+    {
+        public string Label { get; set; } = string.Empty;
+    }
+
+    internal sealed class ImageRow
+    {
+        [ImageType(224, 224)]
+        public MLImage? Image { get; set; }
+    }
+}

@@ -31,7 +31,8 @@ public sealed record ImagePreprocessing
     public IReadOnlyList<float> Std { get; init; } = [1f, 1f, 1f];
 
     /// <summary>
-    /// An ONNX model that maps the scaled image to the network input by subtracting a mean image (ML.NET's ResNet18 ships one);
+    /// An ONNX model applied after scaling, in ML.NET's convention: it takes the planes in <see cref="ChannelOrder"/>, may reorder them and
+    /// subtracts a mean image (ML.NET's ResNet18 ships one that turns RGB into BGR);
     /// <see langword="null"/> when there is none. Its mean image is read once and applied in managed code.
     /// </summary>
     public string? MeanImageModelPath { get; init; }

@@ -24,7 +24,9 @@ internal sealed class Preprocessor
         _sourcePlane = p.ChannelOrder == ChannelOrder.Rgb ? [0, 1, 2] : [2, 1, 0];
         if (p.MeanImageModelPath is not null)
         {
-            _meanImage = ReadMeanImage(p.MeanImageModelPath, width, height);
+            int[] inputPlaneOfOutput;
+            (_meanImage, inputPlaneOfOutput) = ReadAffineModel(p.MeanImageModelPath, width, height);
+            _sourcePlane = inputPlaneOfOutput.Select(i => _sourcePlane[i]).ToArray();
         }
     }
 
@@ -59,8 +61,12 @@ internal sealed class Preprocessor
         }
     }
 
-    /// <summary>The preprocessing model subtracts a constant image; running it once on zeros gives minus that image.</summary>
-    private static float[] ReadMeanImage(string modelPath, int width, int height)
+    /// <summary>
+    /// Reads a preprocessing model that permutes the colour planes and subtracts a constant image (ML.NET's ResNetPreprocess.onnx
+    /// turns RGB into BGR and subtracts a BGR mean image). Probing it with zeros gives minus the mean image; probing with one plane
+    /// set to one shows where that plane goes. Anything other than a plane permutation plus a constant is refused.
+    /// </summary>
+    private static (float[] MeanImage, int[] InputPlaneOfOutput) ReadAffineModel(string modelPath, int width, int height)
     {
         try
         {
@@ -73,17 +79,49 @@ internal sealed class Preprocessor
                 throw new ModelLoadException($"Preprocessing model '{modelPath}' takes [{string.Join(",", dims)}]; expected [1,3,{height},{width}].");
             }
 
-            var zeros = new float[3 * width * height];
-            using var value = OrtValue.CreateTensorValueFromMemory(zeros, dims);
-            using var results = session.Run(new RunOptions(), [input.Key], [value], session.OutputNames);
-            var output = results[0].GetTensorDataAsSpan<float>();
-            var mean = new float[output.Length];
-            for (var i = 0; i < mean.Length; i++)
+            var plane = width * height;
+            float[] Probe(int hotPlane)
             {
-                mean[i] = -output[i];
+                var x = new float[3 * plane];
+                if (hotPlane >= 0)
+                {
+                    x.AsSpan(hotPlane * plane, plane).Fill(1f);
+                }
+
+                using var value = OrtValue.CreateTensorValueFromMemory(x, dims);
+                using var runOptions = new RunOptions();
+                using var results = session.Run(runOptions, [input.Key], [value], session.OutputNames);
+                return results[0].GetTensorDataAsSpan<float>().ToArray();
             }
 
-            return mean;
+            var zero = Probe(-1);
+            var inputOf = new int[3];
+            Array.Fill(inputOf, -1);
+            for (var c = 0; c < 3; c++)
+            {
+                var response = Probe(c);
+                for (var o = 0; o < 3; o++)
+                {
+                    var moved = true;
+                    for (var i = 0; i < plane && moved; i++)
+                    {
+                        var d = response[(o * plane) + i] - zero[(o * plane) + i];
+                        moved = Math.Abs(d - 1f) < 1e-4f;
+                    }
+
+                    if (moved)
+                    {
+                        inputOf[o] = c;
+                    }
+                }
+            }
+
+            if (inputOf.Any(i => i < 0) || inputOf.Distinct().Count() != 3)
+            {
+                throw new ModelLoadException($"Preprocessing model '{modelPath}' is not a colour-plane permutation plus a constant image; such models are not supported.");
+            }
+
+            return (zero.Select(v => -v).ToArray(), inputOf);
         }
         catch (OnnxRuntimeException e)
         {

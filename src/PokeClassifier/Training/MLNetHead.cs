@@ -44,17 +44,16 @@ internal sealed class MLNetHead
         var context = new MLContext(seed);
         var data = FeatureView(context, featureShape, labels, features);
         var keys = context.Data.LoadFromEnumerable(classes.Select(c => new KeyRow { Label = c }));
-        var estimator = context.Transforms.Conversion.MapValueToKey(LabelColumn, LabelColumn, keyData: keys)
-            .Append(Trainer(context, options))
+
+        // The label-to-key mapping is fitted apart from the head, so the saved head needs no Label column at prediction time;
+        // key order = class order, so Score[i] is the probability of classes[i].
+        var keyed = context.Transforms.Conversion.MapValueToKey(LabelColumn, LabelColumn, keyData: keys).Fit(data).Transform(data);
+        var estimator = Trainer(context, options)
             .Append(context.Transforms.Conversion.MapKeyToValue(PredictedLabelColumn, PredictedLabelColumn));
         try
         {
-            var head = estimator.Fit(data);
+            var head = estimator.Fit(keyed);
             return new MLNetHead(context, head, classes, featureShape);
-        }
-        catch (OperationCanceledException)
-        {
-            throw;
         }
         catch (InvalidOperationException) when (cancellationToken.IsCancellationRequested)
         {

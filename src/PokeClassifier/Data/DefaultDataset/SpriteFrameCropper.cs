@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using SkiaSharp;
 
@@ -14,6 +15,9 @@ internal static class SpriteFrameCropper
 {
     /// <summary>The side of the grey thumbnails used as frame signatures.</summary>
     public const int SignatureSide = 32;
+
+    /// <summary>Resampling weights from an image side to <see cref="SignatureSide"/>, made once per side.</summary>
+    private static readonly ConcurrentDictionary<int, (int Index, double Weight)[][]> SignatureWeights = new();
 
     /// <summary>
     /// The bounding box of every pixel that is not white in at least one frame (the trim box of the per-pixel minimum over
@@ -97,7 +101,7 @@ internal static class SpriteFrameCropper
             grey[i] = (0.212656 * rgba[i * 4]) + (0.715158 * rgba[(i * 4) + 1]) + (0.072186 * rgba[(i * 4) + 2]);
         }
 
-        var weights = ResampleWeights(size, SignatureSide);
+        var weights = SignatureWeights.GetOrAdd(size, side => ResampleWeights(side, SignatureSide));
         var rows = new double[SignatureSide * size];
         for (var y = 0; y < size; y++)
         {

@@ -59,10 +59,10 @@ public static class PokemonSpriteDataset
     /// <c>pokeclassifier/datasets/pokeapi-gen1</c> under the user cache folder (<c>$XDG_CACHE_HOME</c> or <c>~/.cache</c> on
     /// Linux and macOS, LocalApplicationData on Windows).
     /// </summary>
-    public static string DefaultDirectory => Path.Combine(UserCacheFolder.PokeClassifier, "datasets", "pokeapi-gen1");
+    public static string DefaultDirectory => Path.Combine(CacheRoot.Directory, "datasets", "pokeapi-gen1");
 
     /// <summary>The folder used when <see cref="PokemonSpriteDatasetOptions.DownloadDirectory"/> is not set.</summary>
-    internal static string DefaultDownloadDirectory => Path.Combine(UserCacheFolder.PokeClassifier, "downloads");
+    internal static string DefaultDownloadDirectory => Path.Combine(CacheRoot.Directory, "downloads");
 
     /// <summary>
     /// Makes sure the dataset exists in <see cref="PokemonSpriteDatasetOptions.OutputDirectory"/>: returns at once when a

@@ -179,7 +179,7 @@ public sealed class ImageFeaturizer : IDisposable
     internal static string ComputeIdentity(BackboneSpec spec)
     {
         var text = string.Create(CultureInfo.InvariantCulture,
-            $"v1|{spec.Name}|{HashFile(spec.OnnxModelPath)}|{spec.InputName}|{spec.OutputName}|{spec.InputWidth}x{spec.InputHeight}|{spec.FeatureLength}|{spec.Preprocessing.Describe()}|{(spec.Preprocessing.MeanImageModelPath is { } m ? HashFile(m) : "-")}");
+            $"v2|{spec.Name}|{HashFile(spec.OnnxModelPath)}|{spec.InputName}|{spec.OutputName}|{spec.InputWidth}x{spec.InputHeight}|{spec.FeatureLength}|{spec.Preprocessing.Describe()}|{(spec.Preprocessing.MeanImageModelPath is { } m ? HashFile(m) : "-")}");
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..24];
     }
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test: the xunit suite (library, datasets, featurization, training) and the package checks
+# (pack, install from a local feed into a fresh project, load the saved model from ML.NET alone).
+# Prints a closing line "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+dotnet test PokeClassifier.sln -c Release --logger "console;verbosity=normal" 2>&1 | tee "$log"
+unit=${PIPESTATUS[0]}
+passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | grep -Eo '[0-9]+' | paste -sd+ - | bc)
+failed=$(grep -Eo 'Failed: +[0-9]+' "$log" | grep -Eo '[0-9]+' | paste -sd+ - | bc)
+passed=${passed:-0}; failed=${failed:-0}
+if [ "$unit" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+pkg=0
+if [ -f tests/package/run.sh ]; then
+  bash tests/package/run.sh 2>&1 | tee "$log"
+  pkg=${PIPESTATUS[0]}
+  p=$(grep -Eo '^package: [0-9]+ passed' "$log" | grep -Eo '[0-9]+' | head -1); f=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+')
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  if [ "$pkg" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
+fi
+rm -f "$log"
+echo "${passed} passed, ${failed} failed"
+[ "$unit" -eq 0 ] && [ "$pkg" -eq 0 ]

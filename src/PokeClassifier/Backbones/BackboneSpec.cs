@@ -8,14 +8,21 @@ public sealed record BackboneSpec
     /// <summary>Display name (also part of the cache key).</summary>
     public required string Name { get; init; }
 
-    /// <summary>Path of the ONNX model file.</summary>
-    public required string OnnxModelPath { get; init; }
+    /// <summary>Which engine runs the backbone.</summary>
+    /// <value>The default is <see cref="BackboneEngine.OnnxRuntime"/>.</value>
+    public BackboneEngine Engine { get; init; } = BackboneEngine.OnnxRuntime;
 
-    /// <summary>Name of the model input that takes the image tensor.</summary>
-    public required string InputName { get; init; }
+    /// <summary>The model file: an ONNX graph for <see cref="BackboneEngine.OnnxRuntime"/>, a weights file (<c>.pth</c>, <c>.safetensors</c>) for <see cref="BackboneEngine.TorchSharp"/>.</summary>
+    public required string ModelPath { get; init; }
 
-    /// <summary>Name of the model output used as the feature vector.</summary>
-    public required string OutputName { get; init; }
+    /// <summary>The architecture for <see cref="BackboneEngine.TorchSharp"/> (for example <c>densenet201</c>); <see langword="null"/> for ONNX.</summary>
+    public string? Architecture { get; init; }
+
+    /// <summary>Name of the model input that takes the image tensor (ONNX).</summary>
+    public string InputName { get; init; } = "input";
+
+    /// <summary>Name of the model output used as the feature vector (ONNX).</summary>
+    public string OutputName { get; init; } = "features";
 
     /// <summary>Input width in pixels.</summary>
     public int InputWidth { get; init; } = 224;
@@ -37,5 +44,15 @@ public sealed record BackboneSpec
     public static BackboneSpec ResNet18 => ResNet18Files.Spec();
 
     /// <inheritdoc />
-    public override string ToString() => $"{Name} ({InputWidth}x{InputHeight} -> {FeatureLength} features, {OnnxModelPath})";
+    public override string ToString() => $"{Name} ({InputWidth}x{InputHeight} -> {FeatureLength} features, {ModelPath})";
+}
+
+/// <summary>The engine that runs a backbone.</summary>
+public enum BackboneEngine
+{
+    /// <summary>ONNX Runtime, from an ONNX graph.</summary>
+    OnnxRuntime,
+
+    /// <summary>TorchSharp (libtorch), from a torchvision-layout module and its weights.</summary>
+    TorchSharp,
 }

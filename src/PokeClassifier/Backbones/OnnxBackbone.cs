@@ -7,7 +7,7 @@ namespace PokeClassifier.Backbones;
 /// A pool of ONNX Runtime sessions over one backbone model. Several single-threaded sessions running side by side beat one
 /// multi-threaded session on a shared CPU, and they also serve models whose batch size is fixed to 1.
 /// </summary>
-internal sealed class OnnxBackbone : IDisposable
+internal sealed class OnnxBackbone : IBackboneEngine
 {
     private readonly ConcurrentBag<InferenceSession> _idle = [];
     private readonly SemaphoreSlim _available;
@@ -19,9 +19,9 @@ internal sealed class OnnxBackbone : IDisposable
     public OnnxBackbone(BackboneSpec spec, int sessions, int intraOpThreads)
     {
         Spec = spec;
-        if (!File.Exists(spec.OnnxModelPath))
+        if (!File.Exists(spec.ModelPath))
         {
-            throw new ModelLoadException($"Backbone model '{spec.OnnxModelPath}' does not exist.");
+            throw new ModelLoadException($"Backbone model '{spec.ModelPath}' does not exist.");
         }
 
         _options = new SessionOptions
@@ -35,7 +35,7 @@ internal sealed class OnnxBackbone : IDisposable
         {
             for (var i = 0; i < sessions; i++)
             {
-                var session = new InferenceSession(spec.OnnxModelPath, _options);
+                var session = new InferenceSession(spec.ModelPath, _options);
                 _all.Add(session);
                 _idle.Add(session);
             }
@@ -43,13 +43,13 @@ internal sealed class OnnxBackbone : IDisposable
         catch (OnnxRuntimeException e)
         {
             Dispose();
-            throw new ModelLoadException($"Backbone model '{spec.OnnxModelPath}' could not be loaded by ONNX Runtime: {e.Message}", e);
+            throw new ModelLoadException($"Backbone model '{spec.ModelPath}' could not be loaded by ONNX Runtime: {e.Message}", e);
         }
 
         var first = _all[0];
         if (!first.InputMetadata.TryGetValue(spec.InputName, out var input) || !first.OutputMetadata.TryGetValue(spec.OutputName, out var output))
         {
-            var message = $"Backbone model '{spec.OnnxModelPath}' does not match its spec: expected input '{spec.InputName}' and output '{spec.OutputName}', " +
+            var message = $"Backbone model '{spec.ModelPath}' does not match its spec: expected input '{spec.InputName}' and output '{spec.OutputName}', " +
                           $"found inputs [{string.Join(", ", first.InputMetadata.Select(Describe))}] and outputs [{string.Join(", ", first.OutputMetadata.Select(Describe))}].";
             Dispose();
             throw new ModelLoadException(message);
@@ -60,7 +60,7 @@ internal sealed class OnnxBackbone : IDisposable
         var outLength = output.Dimensions.Aggregate(1L, (a, d) => a * (d < 0 ? 1 : d));
         if (!_inputShape.SequenceEqual(expected) || outLength != spec.FeatureLength)
         {
-            var message = $"Backbone model '{spec.OnnxModelPath}' does not match its spec: expected input {spec.InputName} [{string.Join(",", expected)}] and output {spec.OutputName} with {spec.FeatureLength} values, " +
+            var message = $"Backbone model '{spec.ModelPath}' does not match its spec: expected input {spec.InputName} [{string.Join(",", expected)}] and output {spec.OutputName} with {spec.FeatureLength} values, " +
                           $"found input [{string.Join(",", _inputShape)}] and output [{string.Join(",", output.Dimensions)}] ({outLength} values).";
             Dispose();
             throw new ModelLoadException(message);

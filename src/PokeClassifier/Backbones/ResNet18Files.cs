@@ -49,7 +49,7 @@ internal static class ResNet18Files
         return new BackboneSpec
         {
             Name = "ResNet18",
-            OnnxModelPath = Path.Combine(dir, ModelRelative),
+            ModelPath = Path.Combine(dir, ModelRelative),
             InputName = "Input247",
             OutputName = "Pooling395_Output_0",
             InputWidth = 224,

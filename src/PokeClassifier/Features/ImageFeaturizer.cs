@@ -17,7 +17,7 @@ namespace PokeClassifier.Features;
 public sealed class ImageFeaturizer : IDisposable
 {
     private static readonly ConcurrentDictionary<(string Path, long Length, DateTime Modified), string> FileHashes = new();
-    private readonly OnnxBackbone _backbone;
+    private readonly IBackboneEngine _backbone;
     private readonly Preprocessor _preprocessor;
     private readonly FeaturizerOptions _options;
 
@@ -30,7 +30,7 @@ public sealed class ImageFeaturizer : IDisposable
         _options.Validate();
         Backbone = backbone;
         _preprocessor = new Preprocessor(backbone.Preprocessing, backbone.InputWidth, backbone.InputHeight);
-        _backbone = new OnnxBackbone(backbone, _options.Parallelism, _options.IntraOpThreads);
+        _backbone = BackboneEngines.Create(backbone, _options.Parallelism, _options.IntraOpThreads);
         Cache = _options.UseCache ? new FeatureCache(_options.CacheDirectory) : null;
         Identity = ComputeIdentity(backbone);
         Cache?.Describe(Identity, $"{backbone}\npreprocessing: {backbone.Preprocessing.Describe()}\n");
@@ -179,7 +179,7 @@ public sealed class ImageFeaturizer : IDisposable
     internal static string ComputeIdentity(BackboneSpec spec)
     {
         var text = string.Create(CultureInfo.InvariantCulture,
-            $"v2|{spec.Name}|{HashFile(spec.OnnxModelPath)}|{spec.InputName}|{spec.OutputName}|{spec.InputWidth}x{spec.InputHeight}|{spec.FeatureLength}|{spec.Preprocessing.Describe()}|{(spec.Preprocessing.MeanImageModelPath is { } m ? HashFile(m) : "-")}");
+            $"v2|{spec.Name}|{HashFile(spec.ModelPath)}|{spec.InputName}|{spec.OutputName}|{spec.InputWidth}x{spec.InputHeight}|{spec.FeatureLength}|{spec.Preprocessing.Describe()}|{(spec.Preprocessing.MeanImageModelPath is { } m ? HashFile(m) : "-")}");
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..24];
     }
 

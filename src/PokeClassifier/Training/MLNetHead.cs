@@ -111,7 +111,7 @@ internal sealed class MLNetHead
             chain = chain.Append(Context.Transforms.CopyColumns(backbone.InputName, current));
         }
 
-        chain = chain.Append(Context.Transforms.ApplyOnnxModel(backbone.OutputName, backbone.InputName, backbone.OnnxModelPath))
+        chain = chain.Append(Context.Transforms.ApplyOnnxModel(backbone.OutputName, backbone.InputName, backbone.ModelPath))
             .Append(Context.Transforms.CopyColumns(FeaturesColumn, backbone.OutputName));
         var imagePart = chain.Fit(input);
         var model = new TransformerChain<ITransformer>(imagePart, Head);

@@ -30,8 +30,8 @@ internal sealed record SavedManifest
             Backbone = new BackboneRecord
             {
                 Name = b.Name,
-                OnnxModelPath = b.OnnxModelPath,
-                ModelSha256 = ImageFeaturizer.HashFile(b.OnnxModelPath),
+                ModelPath = b.ModelPath,
+                ModelSha256 = ImageFeaturizer.HashFile(b.ModelPath),
                 InputName = b.InputName,
                 OutputName = b.OutputName,
                 InputWidth = b.InputWidth,
@@ -53,7 +53,7 @@ internal sealed record SavedManifest
             try
             {
                 var builtIn = BackboneSpec.ResNet18;
-                if (string.Equals(ImageFeaturizer.HashFile(builtIn.OnnxModelPath), Backbone.ModelSha256, StringComparison.OrdinalIgnoreCase))
+                if (string.Equals(ImageFeaturizer.HashFile(builtIn.ModelPath), Backbone.ModelSha256, StringComparison.OrdinalIgnoreCase))
                 {
                     return builtIn;
                 }
@@ -64,17 +64,17 @@ internal sealed record SavedManifest
             }
         }
 
-        if (!File.Exists(Backbone.OnnxModelPath))
+        if (!File.Exists(Backbone.ModelPath))
         {
             throw new ModelLoadException(
-                $"'{modelFile}' was trained on backbone {Backbone.Name} from '{Backbone.OnnxModelPath}' (SHA-256 {Backbone.ModelSha256}), which is not on this machine. " +
+                $"'{modelFile}' was trained on backbone {Backbone.Name} from '{Backbone.ModelPath}' (SHA-256 {Backbone.ModelSha256}), which is not on this machine. " +
                 "Pass the backbone to TrainedClassifier.Load, or load the file with MLContext.Model.Load, which needs no external file.");
         }
 
         return new BackboneSpec
         {
             Name = Backbone.Name,
-            OnnxModelPath = Backbone.OnnxModelPath,
+            ModelPath = Backbone.ModelPath,
             InputName = Backbone.InputName,
             OutputName = Backbone.OutputName,
             InputWidth = Backbone.InputWidth,
@@ -95,7 +95,7 @@ internal sealed record SavedManifest
     {
         public required string Name { get; init; }
 
-        public required string OnnxModelPath { get; init; }
+        public required string ModelPath { get; init; }
 
         public required string ModelSha256 { get; init; }
 

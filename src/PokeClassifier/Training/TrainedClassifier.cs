@@ -180,10 +180,10 @@ public sealed class TrainedClassifier : IDisposable
         }
 
         var spec = backbone ?? manifest.ResolveBackbone(path);
-        var actualHash = ImageFeaturizer.HashFile(spec.OnnxModelPath);
+        var actualHash = ImageFeaturizer.HashFile(spec.ModelPath);
         if (!string.Equals(actualHash, manifest.Backbone.ModelSha256, StringComparison.OrdinalIgnoreCase))
         {
-            throw new ModelLoadException($"The backbone file '{spec.OnnxModelPath}' (SHA-256 {actualHash}) is not the one the model was trained with ({manifest.Backbone.Name}, SHA-256 {manifest.Backbone.ModelSha256}).");
+            throw new ModelLoadException($"The backbone file '{spec.ModelPath}' (SHA-256 {actualHash}) is not the one the model was trained with ({manifest.Backbone.Name}, SHA-256 {manifest.Backbone.ModelSha256}).");
         }
 
         var featurizer = new ImageFeaturizer(spec, options);

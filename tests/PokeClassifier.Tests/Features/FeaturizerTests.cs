@@ -184,7 +184,7 @@ public sealed class FeaturizerTests
         var dir = TestImages.NewTempDir();
         var corrupt = Path.Combine(dir, "corrupt.onnx");
         File.WriteAllText(corrupt, "not a model");
-        var e3 = Assert.Throws<ModelLoadException>(() => new ImageFeaturizer(BackboneSpec.ResNet18 with { OnnxModelPath = corrupt }));
+        var e3 = Assert.Throws<ModelLoadException>(() => new ImageFeaturizer(BackboneSpec.ResNet18 with { ModelPath = corrupt }));
         Assert.Contains("corrupt.onnx", e3.Message, StringComparison.Ordinal);
     }
 

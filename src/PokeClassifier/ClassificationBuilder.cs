@@ -57,6 +57,10 @@ public sealed record ClassificationBuilder
 
     internal Func<BackboneSpec> Backbone { get; init; } = () => BackboneSpec.ResNet18;
 
+    internal string? WeightsPath { get; init; }
+
+    internal WeightStoreOptions? WeightStore { get; init; }
+
     internal MLNetHeadOptions Head { get; init; } = new();
 
     internal FeaturizerOptions Featurizer { get; init; } = new();
@@ -84,11 +88,25 @@ public sealed record ClassificationBuilder
         return this with { SplitFile = splitCsvPath, FixedSplit = null };
     }
 
-    /// <summary>The backbone. The default is <see cref="BackboneSpec.ResNet18"/>.</summary>
-    public ClassificationBuilder WithBackbone(BackboneSpec backbone)
+    /// <summary>
+    /// The backbone (the default is <see cref="BackboneSpec.ResNet18"/>) and where its weights come from. Before featurizing, the
+    /// run resolves the weights with a <see cref="WeightStore"/>: <paramref name="weightsPath"/> (or the spec's own
+    /// <see cref="BackboneSpec.ModelPath"/>) verified against the spec's checksums, else the weight cache, else a download from the
+    /// spec's URL (reported as <see cref="ClassificationStage.DownloadingWeights"/>). Missing weights fail the run with a
+    /// <see cref="WeightsUnavailableException"/> that says how to get them (for ONNX specs: the export command).
+    /// </summary>
+    /// <param name="backbone">A catalog spec (<see cref="BackboneSpec.DenseNet201Onnx"/>, <see cref="BackboneSpec.VGG16Onnx"/>, <see cref="BackboneSpec.ResNet18"/>, ...) or <see cref="BackboneSpec.FromOnnx"/>.</param>
+    /// <param name="weightsPath">A local weights file to use instead of the cache.</param>
+    /// <param name="weightStore">Cache folder, offline mode, timeouts; <see langword="null"/> for the defaults.</param>
+    public ClassificationBuilder WithBackbone(BackboneSpec backbone, string? weightsPath = null, WeightStoreOptions? weightStore = null)
     {
         ArgumentNullException.ThrowIfNull(backbone);
-        return this with { Backbone = () => backbone };
+        if (weightsPath is not null)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(weightsPath);
+        }
+
+        return this with { Backbone = () => backbone, WeightsPath = weightsPath, WeightStore = weightStore };
     }
 
     /// <summary>The ML.NET head with default options for <paramref name="trainer"/>.</summary>
@@ -129,13 +147,17 @@ public sealed record ClassificationBuilder
     /// <exception cref="ArgumentException">An option is invalid (all problems listed at once).</exception>
     /// <exception cref="DatasetException">The dataset cannot be used as asked.</exception>
     /// <exception cref="ModelLoadException">The backbone cannot be loaded.</exception>
+    /// <exception cref="WeightsUnavailableException">The backbone's weights are neither at the given path, nor cached, nor downloadable.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; the feature cache stays consistent.</exception>
     public async Task<ClassificationRun> RunAsync(IProgress<ClassificationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         Validate();
+
+        // Weights first: a missing or undownloadable backbone fails before any image is read.
+        var backbone = await ResolveBackboneAsync(progress, cancellationToken).ConfigureAwait(false);
         var dataset = await LoadAsync(progress, cancellationToken).ConfigureAwait(false);
         var split = FixedSplit ?? (SplitFile is not null ? DatasetSplit.FromFile(dataset, SplitFile) : dataset.Split(SplitOptions));
-        var classifier = await TrainCoreAsync(split.Classes, split.Train, progress, cancellationToken).ConfigureAwait(false);
+        var classifier = await TrainCoreAsync(backbone, split.Classes, split.Train, progress, cancellationToken).ConfigureAwait(false);
         try
         {
             var watch = Stopwatch.StartNew();
@@ -154,18 +176,20 @@ public sealed record ClassificationBuilder
     }
 
     /// <summary>Trains on all of <paramref name="items"/> (no split, no evaluation).</summary>
+    /// <exception cref="WeightsUnavailableException">The backbone's weights are neither at the given path, nor cached, nor downloadable.</exception>
     public async Task<TrainedClassifier> TrainAsync(IReadOnlyList<DatasetItem> items, IProgress<ClassificationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(items);
         Validate();
         var classes = items.Select(i => i.Label).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
-        return (await TrainCoreAsync(classes, items, progress, cancellationToken).ConfigureAwait(false)).Classifier;
+        var backbone = await ResolveBackboneAsync(progress, cancellationToken).ConfigureAwait(false);
+        return (await TrainCoreAsync(backbone, classes, items, progress, cancellationToken).ConfigureAwait(false)).Classifier;
     }
 
     private void Validate()
     {
         var problems = new List<string>();
-        foreach (var check in new Action[] { SplitOptions.Validate, Head.Validate, Featurizer.Validate, LoadOptions.Validate })
+        foreach (var check in new Action[] { SplitOptions.Validate, Head.Validate, Featurizer.Validate, LoadOptions.Validate, WeightStore is null ? () => { } : WeightStore.Validate })
         {
             try
             {
@@ -197,7 +221,7 @@ public sealed record ClassificationBuilder
     }
 
     private async Task<(TrainedClassifier Classifier, RunTimings Timings, IReadOnlyList<SkippedFile> Skipped)> TrainCoreAsync(
-        IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, IProgress<ClassificationProgress>? progress, CancellationToken cancellationToken)
+        BackboneSpec backbone, IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, IProgress<ClassificationProgress>? progress, CancellationToken cancellationToken)
     {
         var trainedClasses = train.Select(i => i.Label).Distinct(StringComparer.Ordinal).Count();
         if (trainedClasses < 2)
@@ -205,7 +229,7 @@ public sealed record ClassificationBuilder
             throw new DatasetException($"Training needs at least two classes; the training set has {trainedClasses}. A classifier cannot learn to tell one class from nothing.");
         }
 
-        var featurizer = new ImageFeaturizer(Backbone(), Featurizer);
+        var featurizer = new ImageFeaturizer(backbone, Featurizer);
         try
         {
             var watch = Stopwatch.StartNew();
@@ -231,6 +255,18 @@ public sealed record ClassificationBuilder
         }
     }
 
+    private async Task<BackboneSpec> ResolveBackboneAsync(IProgress<ClassificationProgress>? progress, CancellationToken cancellationToken)
+    {
+        var spec = Backbone();
+        if (spec.WeightSources.Count == 0 && WeightsPath is null)
+        {
+            return spec;
+        }
+
+        var store = new WeightStore(WeightStore);
+        return await store.ResolveAsync(spec, WeightsPath, progress is null ? null : new DownloadStage(progress), cancellationToken).ConfigureAwait(false);
+    }
+
     private static FeaturizerOptions Copy(FeaturizerOptions o, bool useCache, string? directory) => new()
     {
         Parallelism = o.Parallelism,
@@ -243,6 +279,12 @@ public sealed record ClassificationBuilder
     private sealed class StageProgress(IProgress<ClassificationProgress> inner, ClassificationStage stage) : IProgress<FeaturizationProgress>
     {
         public void Report(FeaturizationProgress value) => inner.Report(new ClassificationProgress(stage, value.Completed, value.Total));
+    }
+
+    private sealed class DownloadStage(IProgress<ClassificationProgress> inner) : IProgress<DownloadProgress>
+    {
+        public void Report(DownloadProgress value) =>
+            inner.Report(new ClassificationProgress(ClassificationStage.DownloadingWeights, (int)(value.BytesReceived / 1024), (int)((value.TotalBytes ?? 0) / 1024)));
     }
 
     private sealed class Progress(Action<int> report) : IProgress<int>

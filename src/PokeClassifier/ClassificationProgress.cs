@@ -14,11 +14,14 @@ public enum ClassificationStage
 
     /// <summary>Predicting the test images and computing the reports.</summary>
     Evaluating,
+
+    /// <summary>Downloading the backbone's weights into the weight cache (units: KiB; only when they are not cached).</summary>
+    DownloadingWeights,
 }
 
 /// <summary>Progress of a classification run: the stage and how far it is.</summary>
 /// <param name="Stage">The current stage.</param>
-/// <param name="Completed">Units done in this stage (images, or 0/1 for training).</param>
+/// <param name="Completed">Units done in this stage (images, 0/1 for training, KiB for downloads).</param>
 /// <param name="Total">Units in this stage.</param>
 public readonly record struct ClassificationProgress(ClassificationStage Stage, int Completed, int Total)
 {

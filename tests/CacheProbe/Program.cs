@@ -1,7 +1,26 @@
 // Usage: CacheProbe <cache dir> <image>... — featurizes the images one at a time (so a kill lands mid-run) and prints "done".
+//        CacheProbe fetch <url> <sha256> <weights dir> <file name> — resolves one weights file through the WeightStore (the tests
+//        start two at once to check that concurrent processes end with one good copy); prints "resolved <path>", or the error and exits 2.
+using PokeClassifier;
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
+
+if (args.Length == 5 && args[0] == "fetch")
+{
+    var store = new WeightStore(new WeightStoreOptions { CacheDirectory = args[3], Timeout = TimeSpan.FromSeconds(20), RetryDelay = TimeSpan.FromMilliseconds(50), LockTimeout = TimeSpan.FromSeconds(60) });
+    var source = new WeightSource { Url = new Uri(args[1]), Sha256 = args[2], FileName = args[4], Format = WeightFormat.Onnx };
+    try
+    {
+        Console.WriteLine("resolved " + await store.ResolveAsync(source));
+        return 0;
+    }
+    catch (WeightsUnavailableException e)
+    {
+        Console.Error.WriteLine(e.Message);
+        return 2;
+    }
+}
 
 var cache = args[0];
 var items = args.Skip(1).Select(p => new DatasetItem { Path = p, Label = "x" }).ToArray();
@@ -13,3 +32,4 @@ foreach (var item in items)
 }
 
 Console.WriteLine("done");
+return 0;

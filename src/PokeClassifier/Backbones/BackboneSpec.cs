@@ -3,8 +3,10 @@ namespace PokeClassifier.Backbones;
 /// <summary>
 /// A pretrained backbone described as data: its model file, input size, preprocessing and the feature output it yields.
 /// </summary>
-public sealed record BackboneSpec
+public sealed partial record BackboneSpec
 {
+    private readonly int[]? _featureShape;
+
     /// <summary>Display name (also part of the cache key).</summary>
     public required string Name { get; init; }
 
@@ -35,6 +37,27 @@ public sealed record BackboneSpec
 
     /// <summary>How pixels are turned into the input tensor.</summary>
     public required ImagePreprocessing Preprocessing { get; init; }
+
+    /// <summary>
+    /// Where the model file comes from: alternatives (mirrors or formats) tried in order by <see cref="WeightStore"/>, each with its
+    /// checksum. Empty when <see cref="ModelPath"/> is all there is. A spec with sources and an empty <see cref="ModelPath"/> is
+    /// resolved from the weight cache (or downloaded) before use.
+    /// </summary>
+    /// <value>The default is empty.</value>
+    public IReadOnlyList<WeightSource> WeightSources { get; init; } = [];
+
+    /// <summary>
+    /// The shape of the feature output, batch dimension excluded: <c>[1920]</c> for DenseNet201's pooled features, <c>[512, 7, 7]</c>
+    /// for VGG16's last convolutional map at 224 x 224, <c>[512]</c> for ResNet18. Its product is <see cref="FeatureLength"/>.
+    /// A one-dimensional shape accepts any model output with that many values; a longer one must match the output's dimensions
+    /// (ignoring dimensions of size 1), so a channels-last export is caught.
+    /// </summary>
+    /// <value>The default is <c>[FeatureLength]</c>.</value>
+    public IReadOnlyList<int> FeatureShape
+    {
+        get => _featureShape ?? [FeatureLength];
+        init => _featureShape = value is null ? null : [.. value];
+    }
 
     /// <summary>
     /// ImageNet-pretrained ResNet18 (512 pooled features) as shipped by the <c>Microsoft.ML.DnnImageFeaturizer.ResNet18</c> package,

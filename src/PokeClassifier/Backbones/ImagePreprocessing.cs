@@ -55,6 +55,15 @@ public sealed record ImagePreprocessing
         Std = [1f, 1f, 1f],
     };
 
+    /// <summary>The preprocessing of a Keras-named mode: <see cref="TorchImageNet"/> or <see cref="CaffeImageNet"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An undefined mode.</exception>
+    public static ImagePreprocessing For(PreprocessingMode mode) => mode switch
+    {
+        PreprocessingMode.Torch => TorchImageNet,
+        PreprocessingMode.Caffe => CaffeImageNet,
+        _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "Unknown preprocessing mode."),
+    };
+
     /// <summary>A stable description, used in cache keys.</summary>
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
         $"{ChannelOrder};scale={PixelScale:R};mean={string.Join('/', Mean.Select(m => m.ToString("R", CultureInfo.InvariantCulture)))};std={string.Join('/', Std.Select(m => m.ToString("R", CultureInfo.InvariantCulture)))};meanimage={(MeanImageModelPath is null ? "none" : "onnx")}");

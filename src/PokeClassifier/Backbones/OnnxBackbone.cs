@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.ML.OnnxRuntime;
+using PokeClassifier.Backbones.Onnx;
 
 namespace PokeClassifier.Backbones;
 
@@ -55,18 +56,35 @@ internal sealed class OnnxBackbone : IBackboneEngine
             throw new ModelLoadException(message);
         }
 
-        _inputShape = input.Dimensions.Select(d => (long)(d < 0 ? 1 : d)).ToArray();
-        var expected = new long[] { 1, 3, spec.InputHeight, spec.InputWidth };
-        var outLength = output.Dimensions.Aggregate(1L, (a, d) => a * (d < 0 ? 1 : d));
-        if (!_inputShape.SequenceEqual(expected) || outLength != spec.FeatureLength)
+        // A symbolic batch (or a symbolic height and width) is run at 1 x spec size; the output's feature dimensions must match the
+        // spec's shape, and when the model leaves them symbolic one trial run tells what they are.
+        _inputShape = [1, 3, spec.InputHeight, spec.InputWidth];
+        var inputProblem = OnnxModelInspector.InputProblem(input, spec.InputHeight, spec.InputWidth);
+        var (batchOk, features) = OnnxModelInspector.SplitBatch(output.Dimensions);
+        if (inputProblem is null && features.Any(d => d <= 0))
         {
-            var message = $"Backbone model '{spec.ModelPath}' does not match its spec: expected input {spec.InputName} [{string.Join(",", expected)}] and output {spec.OutputName} with {spec.FeatureLength} values, " +
-                          $"found input [{string.Join(",", _inputShape)}] and output [{string.Join(",", output.Dimensions)}] ({outLength} values).";
+            try
+            {
+                features = OnnxModelInspector.ProbeFeatureShape(first, spec.InputName, _inputShape, spec.OutputName);
+            }
+            catch (OnnxRuntimeException e)
+            {
+                Dispose();
+                throw new ModelLoadException($"Backbone model '{spec.ModelPath}' failed on a {spec.InputWidth} x {spec.InputHeight} input: {e.Message}", e);
+            }
+        }
+
+        if (inputProblem is not null || !batchOk || output.ElementType != typeof(float) || !OnnxModelInspector.ShapeFits(spec.FeatureShape, features))
+        {
+            var message = $"Backbone model '{spec.ModelPath}' does not match its spec: expected input {spec.InputName} [batch,3,{spec.InputHeight},{spec.InputWidth}] and output {spec.OutputName} [batch,{string.Join(",", spec.FeatureShape)}] with {spec.FeatureLength} values, " +
+                          $"found input {OnnxModelInspector.Describe(input)} and output {OnnxModelInspector.Describe(output)} ({features.Aggregate(1L, (a, d) => a * d)} values)." +
+                          (inputProblem is null ? string.Empty : $" The input {inputProblem}");
             Dispose();
             throw new ModelLoadException(message);
         }
 
-        OutputShape = output.Dimensions.Select(d => d < 0 ? 1 : d).ToArray();
+        // As ML.NET's ONNX transform sees the output: symbolic dimensions become 1.
+        OutputShape = output.Dimensions.Length >= 2 ? [Math.Max(1, output.Dimensions[0]), .. features] : features;
         _available = new SemaphoreSlim(sessions, sessions);
     }
 

@@ -7,6 +7,7 @@ internal static class ResNet18Files
     internal const string PackageVersion = "0.23.1";
     internal const string ModelRelative = "ResNet18Onnx/ResNet18.onnx";
     internal const string PreprocessRelative = "ResNetPrepOnnx/ResNetPreprocess.onnx";
+    internal const string ModelSha256 = "e2552f19db2dfdb01b3669537b6a0f1b44da38d18279535492ed5dfc2ef1ff8f";
 
     /// <summary>Where the files were found: the application folder's <c>DnnImageModels</c> (copied at build), then the NuGet package cache.</summary>
     public static string LocateModelsDirectory()
@@ -55,6 +56,16 @@ internal static class ResNet18Files
             InputWidth = 224,
             InputHeight = 224,
             FeatureLength = 512,
+            WeightSources =
+            [
+                new WeightSource
+                {
+                    FileName = "ResNet18.onnx",
+                    Sha256 = ModelSha256,
+                    Format = WeightFormat.Onnx,
+                    HowToProduce = $"reference the NuGet package Microsoft.ML.DnnImageFeaturizer.ResNet18 {PackageVersion}; it copies the file to bin/DnnImageModels/{ModelRelative}.",
+                },
+            ],
             Preprocessing = new ImagePreprocessing
             {
                 ChannelOrder = ChannelOrder.Rgb,

@@ -16,16 +16,23 @@ namespace PokeClassifier.Features;
 /// </summary>
 public sealed class ImageFeaturizer : IDisposable
 {
-    private static readonly ConcurrentDictionary<(string Path, long Length, DateTime Modified), string> FileHashes = new();
     private readonly IBackboneEngine _backbone;
     private readonly Preprocessor _preprocessor;
     private readonly FeaturizerOptions _options;
 
-    /// <summary>Creates a featurizer for <paramref name="backbone"/>.</summary>
+    /// <summary>
+    /// Creates a featurizer for <paramref name="backbone"/>. A spec whose model file is not resolved yet (an empty
+    /// <see cref="BackboneSpec.ModelPath"/> with <see cref="BackboneSpec.WeightSources"/>) takes it from the default weight cache;
+    /// this constructor never downloads (see <see cref="WeightStore.ResolveAsync(BackboneSpec, string?, IProgress{DownloadProgress}?, CancellationToken)"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">The spec is inconsistent (all problems listed).</exception>
     /// <exception cref="ModelLoadException">The model is missing, unreadable or does not match the spec.</exception>
+    /// <exception cref="WeightsUnavailableException">The spec's weights are not resolved and not in the cache.</exception>
     public ImageFeaturizer(BackboneSpec backbone, FeaturizerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(backbone);
+        backbone.Validate();
+        backbone = new WeightStore().ResolveCached(backbone);
         _options = options ?? new FeaturizerOptions();
         _options.Validate();
         Backbone = backbone;
@@ -183,13 +190,5 @@ public sealed class ImageFeaturizer : IDisposable
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..24];
     }
 
-    internal static string HashFile(string path)
-    {
-        var info = new FileInfo(path);
-        return FileHashes.GetOrAdd((info.FullName, info.Length, info.LastWriteTimeUtc), _ =>
-        {
-            using var stream = File.OpenRead(path);
-            return Convert.ToHexStringLower(SHA256.HashData(stream));
-        });
-    }
+    internal static string HashFile(string path) => FileHash.Sha256(path);
 }

@@ -3,6 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
 using Microsoft.ML.Transforms.Image;
 using PokeClassifier.Backbones;
+using PokeClassifier.Backbones.Onnx;
 
 namespace PokeClassifier.Training;
 
@@ -78,26 +79,38 @@ internal sealed class MLNetHead
         return scores;
     }
 
-    /// <summary>The complete ML.NET model: an <c>Image</c> (MLImage) column in, <c>PredictedLabel</c> and <c>Score</c> out.</summary>
+    /// <summary>
+    /// The complete ML.NET model: an <c>Image</c> (MLImage) column in, <c>PredictedLabel</c> and <c>Score</c> out. Pixels are
+    /// extracted as 0..255 in the backbone's channel order; a non-trivial scale, mean or std is applied by a small generated ONNX
+    /// graph (ML.NET's <c>ExtractPixels</c> cannot do per-channel normalisation), then the mean-image model if any, then the backbone.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The backbone cannot be expressed as ML.NET + ONNX (another engine, or an output whose size ML.NET cannot know).</exception>
     public (ITransformer Model, DataViewSchema InputSchema) BuildImageModel(BackboneSpec backbone)
     {
+        if (backbone.Engine != BackboneEngine.OnnxRuntime)
+        {
+            throw new NotSupportedException($"Backbone {backbone.Name} runs on {backbone.Engine}; a saved model is ML.NET + ONNX, so it needs the backbone as an ONNX graph (use the backbone's ONNX export, see docs/backbones.md).");
+        }
+
         var p = backbone.Preprocessing;
         if (p.ChannelOrder != ChannelOrder.Rgb && p.ChannelOrder != ChannelOrder.Bgr)
         {
             throw new NotSupportedException($"Channel order {p.ChannelOrder} cannot be expressed in an ML.NET pipeline.");
         }
 
-        var sameScale = p.Std.All(s => Math.Abs(s - p.Std[0]) < 1e-9) && p.Mean.All(m => Math.Abs(m - p.Mean[0]) < 1e-9);
-        if (!sameScale)
-        {
-            throw new NotSupportedException($"Backbone {backbone.Name}: ML.NET's ExtractPixels applies one scale and offset to all channels, so per-channel mean/std ({p.Describe()}) cannot be saved as a pure ML.NET model.");
-        }
-
         var input = Context.Data.LoadFromEnumerable(new[] { new ImageRow { Image = MLImage.CreateFromPixels(1, 1, MLPixelFormat.Rgba32, [255, 255, 255, 255]) } });
         var pixelsColumn = "PixelsForBackbone";
         IEstimator<ITransformer> chain = Context.Transforms.ResizeImages("ResizedImage", backbone.InputWidth, backbone.InputHeight, ImageColumn, ImageResizingEstimator.ResizingKind.Fill)
-            .Append(Context.Transforms.ExtractPixels(pixelsColumn, "ResizedImage", orderOfExtraction: p.ChannelOrder == ChannelOrder.Rgb ? ImagePixelExtractingEstimator.ColorsOrder.ARGB : ImagePixelExtractingEstimator.ColorsOrder.ABGR, scaleImage: p.PixelScale / p.Std[0], offsetImage: -p.Mean[0] / p.Std[0]));
+            .Append(Context.Transforms.ExtractPixels(pixelsColumn, "ResizedImage", orderOfExtraction: p.ChannelOrder == ChannelOrder.Rgb ? ImagePixelExtractingEstimator.ColorsOrder.ARGB : ImagePixelExtractingEstimator.ColorsOrder.ABGR));
         var current = pixelsColumn;
+        if (!PreprocessingGraph.IsIdentity(p))
+        {
+            var graph = PreprocessingGraph.WriteFile(p, backbone.InputWidth, backbone.InputHeight);
+            chain = chain.Append(Context.Transforms.CopyColumns(PreprocessingGraph.InputName, current))
+                .Append(Context.Transforms.ApplyOnnxModel(PreprocessingGraph.OutputName, PreprocessingGraph.InputName, graph));
+            current = PreprocessingGraph.OutputName;
+        }
+
         if (p.MeanImageModelPath is not null)
         {
             var prep = OnnxNames(p.MeanImageModelPath);
@@ -114,6 +127,14 @@ internal sealed class MLNetHead
         chain = chain.Append(Context.Transforms.ApplyOnnxModel(backbone.OutputName, backbone.InputName, backbone.ModelPath))
             .Append(Context.Transforms.CopyColumns(FeaturesColumn, backbone.OutputName));
         var imagePart = chain.Fit(input);
+        var seen = imagePart.GetOutputSchema(input.Schema)[FeaturesColumn].Type as VectorDataViewType;
+        if (seen is null || seen.Size != FeatureLength)
+        {
+            throw new NotSupportedException(
+                $"Backbone {backbone.Name}: ML.NET reads its output '{backbone.OutputName}' as [{(seen is null ? "?" : string.Join(",", seen.Dimensions))}], not the {FeatureLength} values the head was trained on " +
+                "(the model leaves output dimensions symbolic). Export it with fixed output dimensions (only the batch may be symbolic) to save it as an ML.NET model.");
+        }
+
         var model = new TransformerChain<ITransformer>(imagePart, Head);
         return (model, input.Schema);
     }

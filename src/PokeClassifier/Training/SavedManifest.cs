@@ -37,6 +37,7 @@ internal sealed record SavedManifest
                 InputWidth = b.InputWidth,
                 InputHeight = b.InputHeight,
                 FeatureLength = b.FeatureLength,
+                FeatureShape = [.. b.FeatureShape],
                 ChannelOrder = b.Preprocessing.ChannelOrder,
                 PixelScale = b.Preprocessing.PixelScale,
                 Mean = [.. b.Preprocessing.Mean],
@@ -80,6 +81,7 @@ internal sealed record SavedManifest
             InputWidth = Backbone.InputWidth,
             InputHeight = Backbone.InputHeight,
             FeatureLength = Backbone.FeatureLength,
+            FeatureShape = Backbone.FeatureShape ?? [Backbone.FeatureLength],
             Preprocessing = new ImagePreprocessing
             {
                 ChannelOrder = Backbone.ChannelOrder,
@@ -108,6 +110,9 @@ internal sealed record SavedManifest
         public int InputHeight { get; init; }
 
         public int FeatureLength { get; init; }
+
+        /// <summary>The spec's feature shape; absent in files written before it existed.</summary>
+        public int[]? FeatureShape { get; init; }
 
         public ChannelOrder ChannelOrder { get; init; }
 

@@ -90,8 +90,17 @@ internal static class LegacyTorchCheckpoint
                     throw new InvalidDataException($"the data of '{key}' is missing");
                 }
 
-                using var view = flat.as_strided(recipe.Size, recipe.Stride, recipe.Offset + recipe.Storage.ViewOffset);
-                result[key] = view.clone();
+                var offset = recipe.Offset + recipe.Storage.ViewOffset;
+                if (offset == 0 && recipe.Size.Aggregate(1L, (a, b) => a * b) == flat.numel() && IsContiguous(recipe.Size, recipe.Stride))
+                {
+                    // The usual case, a tensor that is its whole storage: share it (VGG16's largest tensor alone is 411 MB).
+                    result[key] = flat.view(recipe.Size);
+                }
+                else
+                {
+                    using var view = flat.as_strided(recipe.Size, recipe.Stride, offset);
+                    result[key] = view.clone();
+                }
             }
 
             return result;
@@ -112,6 +121,22 @@ internal static class LegacyTorchCheckpoint
                 tensor.Dispose();
             }
         }
+    }
+
+    private static bool IsContiguous(long[] size, long[] stride)
+    {
+        var expected = 1L;
+        for (var i = size.Length - 1; i >= 0; i--)
+        {
+            if (size[i] != 1 && stride[i] != expected)
+            {
+                return false;
+            }
+
+            expected *= size[i];
+        }
+
+        return true;
     }
 
     private static string Describe(object? value) => value switch

@@ -119,7 +119,8 @@ internal static class TorchCheckpoint
         {
             if (read >= 4 && head[0] == (byte)'P' && head[1] == (byte)'K' && head[2] == 3 && head[3] == 4)
             {
-                return FromHashtable(PyTorchUnpickler.UnpickleStateDict(path), path);
+                using var stream = File.OpenRead(path);
+                return FromHashtable(PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: true), path);
             }
 
             if (read >= 2 && head[0] == 0x80)

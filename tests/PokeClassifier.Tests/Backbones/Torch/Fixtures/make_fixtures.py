@@ -7,6 +7,7 @@ small_cnn.*: the "small-cnn" test network (see TorchTestNetworks.cs) with seeded
   small_cnn_2017.pth      the legacy format as PyTorch 0.2/0.3 wrote it (torchvision's densenet201-c1103571.pth,
                           vgg16-397923af.pth): _rebuild_tensor with four arguments, no num_batches_tracked
   small_cnn_expected.txt  its features for the input of TorchTestNetworks.Input(16, 16)
+<arch>_state_dict.txt: torchvision's state dict (name and shape per line) of densenet201, vgg16 and resnet18, 1000 classes.
 densenet201_expected.txt: torchvision's densenet201 features (relu(norm5), global average pool) at 64 x 64 with the deterministic
   weights of DeterministicWeights below (mirrored by DenseNetTests), for the input of TorchTestNetworks.Input(64, 64).
 """
@@ -118,4 +119,8 @@ with torch.no_grad():
     f = d.features(test_input(64, 64))
     out = torch.flatten(nn.functional.adaptive_avg_pool2d(nn.functional.relu(f), (1, 1)), 1)
 write_floats(out[0].tolist(), "densenet201_expected.txt")
+for name in ["densenet201", "vgg16", "resnet18"]:
+    with open(f"{name}_state_dict.txt", "w") as f:
+        for key, t in getattr(torchvision.models, name)().state_dict().items():
+            f.write(f"{key} {list(t.shape)}\n".replace(", ", ","))
 print("ok", torch.__version__, torchvision.__version__)

@@ -252,7 +252,17 @@ internal static class LegacyTorchCheckpoint
             switch (g.Module, g.Name)
             {
                 case ("collections", "OrderedDict"):
-                    return new Dictionary<object, object?>();
+                    // Python 3 pickles the items afterwards (SETITEMS); Python 2 passes them as a list of [key, value] pairs.
+                    var dict = new Dictionary<object, object?>();
+                    if (args is [List<object?> pairs, ..])
+                    {
+                        foreach (var pair in pairs)
+                        {
+                            SetItems(dict, pair as List<object?> ?? (pair as object?[])?.ToList() ?? throw new InvalidDataException("an OrderedDict item is not a pair"));
+                        }
+                    }
+
+                    return dict;
                 case ("torch._utils", "_rebuild_tensor" or "_rebuild_tensor_v2"):
                     if (args.Length < 4 || args[0] is not StorageRecord storage)
                     {

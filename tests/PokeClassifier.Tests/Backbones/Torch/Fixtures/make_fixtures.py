@@ -4,8 +4,9 @@ python3-torchvision 0.14). Run from this folder: /usr/bin/python3 make_fixtures.
 small_cnn.*: the "small-cnn" test network (see TorchTestNetworks.cs) with seeded random weights and batch-norm statistics:
   small_cnn_zip.pth       torch.save, the zip format (PyTorch >= 1.6)
   small_cnn_legacy.pth    torch.save(..., _use_new_zipfile_serialization=False): the legacy format, _rebuild_tensor_v2
-  small_cnn_2017.pth      the legacy format as PyTorch 0.2/0.3 wrote it (torchvision's densenet201-c1103571.pth,
-                          vgg16-397923af.pth): _rebuild_tensor with four arguments, no num_batches_tracked
+  small_cnn_2017.pth      the legacy format as PyTorch 0.2/0.3 on Python 2 wrote it (torchvision's densenet201-c1103571.pth,
+                          vgg16-397923af.pth): _rebuild_tensor with four arguments, no num_batches_tracked, the
+                          OrderedDict pickled from a list of [key, value] pairs
   small_cnn_expected.txt  its features for the input of TorchTestNetworks.Input(16, 16)
 <arch>_state_dict.txt: torchvision's state dict (name and shape per line) of densenet201, vgg16 and resnet18, 1000 classes.
 densenet201_expected.txt: torchvision's densenet201 features (relu(norm5), global average pool) at 64 x 64 with the deterministic
@@ -72,6 +73,14 @@ def write_v1(state, path):
                 return ("storage", torch.FloatStorage, obj.key, "cpu", obj.t.numel(), None)
             return None
 
+    class Py2OrderedDict:
+        # Python 2's OrderedDict.__reduce__: (OrderedDict, ([[key, value], ...],))
+        def __init__(self, items):
+            self.items = items
+
+        def __reduce__(self):
+            return (collections.OrderedDict, ([[k, v] for k, v in self.items.items()],))
+
     storages, od = [], collections.OrderedDict()
     for i, (k, t) in enumerate(state.items()):
         if k.endswith("num_batches_tracked"):
@@ -83,7 +92,7 @@ def write_v1(state, path):
         pickle.dump(0x1950a86a20f9469cfc6c, f, protocol=2)
         pickle.dump(1001, f, protocol=2)
         pickle.dump(dict(protocol_version=1001, little_endian=True, type_sizes=dict(short=2, int=4, long=4)), f, protocol=2)
-        OldPickler(f, protocol=2).dump(od)
+        OldPickler(f, protocol=2).dump(Py2OrderedDict(od))
         pickle.dump(sorted(s.key for s in storages), f, protocol=2)
         for s in sorted(storages, key=lambda s: s.key):
             f.write(struct.pack("<q", s.t.numel()))

@@ -41,8 +41,8 @@ internal static class TorchRuntime
                     PatchResults = PrepareNativeLibrary();
                 }
 
-                // libgomp reads this once, when libtorch loads it. Busy-waiting OpenMP workers slow every model down up to 10x when the
-                // CPU is shared with other inference threads; passive waiting costs nothing measurable when it is not.
+                // libgomp reads this once, when libtorch loads it. Busy-waiting OpenMP workers were measured to slow every model down up
+                // to 10x when the CPU is shared with other inference threads; waiting passively avoids that.
                 if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
                 {
                     SetNativeEnvironment("OMP_WAIT_POLICY", "PASSIVE");

@@ -117,6 +117,7 @@ public sealed class TorchArchitectureTests(TorchArchitectureFixture networks, IT
         }
 
         using var loaded = TorchCheckpoint.Load(architecture, path);
+        File.Delete(path); // 80 MB
 
         Assert.Equal(TorchTestNetworks.Features(architecture, module, 64, 64), TorchTestNetworks.Features(architecture, loaded, 64, 64));
         Assert.Equal("features.denseblock2.denselayer12.norm2.running_var", TorchArchitecture.RenameLegacyDenseNetKey("features.denseblock2.denselayer12.norm.2.running_var"));

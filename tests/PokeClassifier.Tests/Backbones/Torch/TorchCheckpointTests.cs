@@ -50,6 +50,7 @@ public sealed class TorchCheckpointTests
         }
 
         using var loaded = TorchCheckpoint.Load(architecture, path);
+        File.Delete(path); // 45 MB
 
         Assert.Equal(TorchTestNetworks.Features(architecture, original, 64, 64), TorchTestNetworks.Features(architecture, loaded, 64, 64));
     }
@@ -73,6 +74,7 @@ public sealed class TorchCheckpointTests
         }
 
         var error = Assert.Throws<ModelLoadException>(() => TorchCheckpoint.Load(architecture, path));
+        File.Delete(path);
 
         Assert.Contains(path, error.Message, StringComparison.Ordinal);
         Assert.Contains("layer1.0.conv1.weight (expected [64,64,3,3])", error.Message, StringComparison.Ordinal);

@@ -53,8 +53,9 @@ public sealed class ImageFeaturizer : IDisposable
     public FeatureCache? Cache { get; }
 
     /// <summary>
-    /// The backbone's identity as used in cache keys: a hash of the model file's SHA-256, the preprocessing and the input size.
-    /// A different model file, preprocessing or size never reuses another's features.
+    /// The backbone's identity as used in cache keys: a hash of the model file's SHA-256, the preprocessing and the input size (and,
+    /// for TorchSharp, the engine and architecture the weights are loaded into). A different model file, preprocessing or size never
+    /// reuses another's features.
     /// </summary>
     public string Identity { get; }
 
@@ -186,7 +187,7 @@ public sealed class ImageFeaturizer : IDisposable
     internal static string ComputeIdentity(BackboneSpec spec)
     {
         var text = string.Create(CultureInfo.InvariantCulture,
-            $"v2|{spec.Name}|{HashFile(spec.ModelPath)}|{spec.InputName}|{spec.OutputName}|{spec.InputWidth}x{spec.InputHeight}|{spec.FeatureLength}|{spec.Preprocessing.Describe()}|{(spec.Preprocessing.MeanImageModelPath is { } m ? HashFile(m) : "-")}");
+            $"v2|{spec.Name}|{HashFile(spec.ModelPath)}|{spec.InputName}|{spec.OutputName}|{spec.InputWidth}x{spec.InputHeight}|{spec.FeatureLength}|{spec.Preprocessing.Describe()}|{(spec.Preprocessing.MeanImageModelPath is { } m ? HashFile(m) : "-")}{(spec.Engine == BackboneEngine.OnnxRuntime ? "" : $"|{spec.Engine}:{spec.Architecture}")}");
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..24];
     }
 

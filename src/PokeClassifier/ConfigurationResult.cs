@@ -57,9 +57,15 @@ public sealed record ConfigurationResult
     /// <summary>Mean and spread over folds; <see langword="null"/> for a single split.</summary>
     public CrossValidationSummary? CrossValidation { get; init; }
 
+    /// <summary>The macro F1 that comparisons rank by: the mean over folds for k-fold, else the test set's.</summary>
+    public double ComparedMacroF1 => CrossValidation?.MacroF1.Mean ?? Metrics.MacroF1;
+
+    /// <summary>The accuracy that comparisons show: the mean over folds for k-fold, else the test set's.</summary>
+    public double ComparedAccuracy => CrossValidation?.Accuracy.Mean ?? Metrics.Accuracy;
+
     /// <summary>Top-5 accuracy, or <see langword="null"/> when there are 5 classes or fewer.</summary>
     public double? Top5Accuracy => Metrics.TopKAccuracy.TryGetValue(5, out var v) ? v : null;
 
     /// <inheritdoc />
-    public override string ToString() => $"{Name}: macro F1 {Metrics.MacroF1:0.0000}, accuracy {Metrics.Accuracy:0.0000}";
+    public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{Name}: macro F1 {ComparedMacroF1:0.0000}, accuracy {ComparedAccuracy:0.0000}");
 }

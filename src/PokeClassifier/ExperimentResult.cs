@@ -41,14 +41,14 @@ public sealed record ExperimentResult
     /// <summary>Wall time of the whole experiment in seconds.</summary>
     public double TotalSeconds { get; init; }
 
-    /// <summary>The configuration with the highest macro F1 (ties: higher accuracy, then the one added first).</summary>
+    /// <summary>The configuration with the highest <see cref="ConfigurationResult.ComparedMacroF1"/> (ties: higher accuracy, then the one added first).</summary>
     public ConfigurationResult? Best => Ranked is { Count: > 0 } ranked ? ranked[0] : null;
 
-    /// <summary>The configurations from best to worst by macro F1 (ties: higher accuracy, then the one added first).</summary>
+    /// <summary>The configurations from best to worst by <see cref="ConfigurationResult.ComparedMacroF1"/> (ties: higher accuracy, then the one added first).</summary>
     public IReadOnlyList<ConfigurationResult> Ranked => Configurations
         .Select((c, i) => (c, i))
-        .OrderByDescending(x => x.c.Metrics.MacroF1)
-        .ThenByDescending(x => x.c.Metrics.Accuracy)
+        .OrderByDescending(x => x.c.ComparedMacroF1)
+        .ThenByDescending(x => x.c.ComparedAccuracy)
         .ThenBy(x => x.i)
         .Select(x => x.c)
         .ToArray();

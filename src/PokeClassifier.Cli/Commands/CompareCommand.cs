@@ -95,7 +95,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
         Output.Comparison(console, result);
         if (result.Best is { } best && result.Configurations.Count > 1)
         {
-            console.MarkupLine($"Best: [bold green]{Markup.Escape(best.Name)}[/] (macro F1 {Output.N(best.Metrics.MacroF1)})");
+            console.MarkupLine($"Best: [bold green]{Markup.Escape(best.Name)}[/] (macro F1 {Output.N(best.ComparedMacroF1)}{(result.FoldCount > 1 ? ", mean over folds" : string.Empty)})");
         }
 
         Reports.Write(console, result, settings.Report, settings.Data, settings.Order, settings.Focus);

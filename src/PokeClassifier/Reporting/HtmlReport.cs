@@ -99,8 +99,8 @@ internal static class HtmlReport
         var ranked = result.Ranked;
         var columns = new (Func<ConfigurationResult, double> Value, bool HigherIsBetter)[]
         {
-            (c => c.Metrics.MacroPrecision, true), (c => c.Metrics.MacroRecall, true), (c => c.Metrics.MacroF1, true), (c => c.Metrics.Accuracy, true),
-            (c => c.Top5Accuracy ?? double.NaN, true), (c => c.Metrics.LogLoss, false), (c => c.Timings.FeaturizationSeconds, false),
+            (c => c.CrossValidation?.MacroPrecision.Mean ?? c.Metrics.MacroPrecision, true), (c => c.CrossValidation?.MacroRecall.Mean ?? c.Metrics.MacroRecall, true),
+            (c => c.ComparedMacroF1, true), (c => c.ComparedAccuracy, true), (c => c.CrossValidation?.Top5Accuracy?.Mean ?? c.Top5Accuracy ?? double.NaN, true), (c => c.Metrics.LogLoss, false), (c => c.Timings.FeaturizationSeconds, false),
             (c => c.Timings.TrainingSeconds, false), (c => c.Timings.PredictionMillisecondsPerImage, false), (c => c.ModelSizeBytes, false), (c => c.PeakMemoryBytes, false),
         };
         foreach (var c in result.Configurations)

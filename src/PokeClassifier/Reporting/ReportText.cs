@@ -62,18 +62,18 @@ internal static class ReportText
         if (ranked.Count == 1)
         {
             return string.Create(CultureInfo.InvariantCulture,
-                $"{best.Name}: macro F1 {Number(best.Metrics.MacroF1)}, accuracy {Number(best.Metrics.Accuracy)}; training {Fixed(best.Timings.TrainingSeconds, 2)} s, prediction {Fixed(best.Timings.PredictionMillisecondsPerImage, 1)} ms/image.");
+                $"{best.Name}: macro F1 {Number(best.ComparedMacroF1)}, accuracy {Number(best.ComparedAccuracy)}; training {Fixed(best.Timings.TrainingSeconds, 2)} s, prediction {Fixed(best.Timings.PredictionMillisecondsPerImage, 1)} ms/image.");
         }
 
         var second = ranked[1];
-        var margin = best.Metrics.MacroF1 - second.Metrics.MacroF1;
+        var margin = best.ComparedMacroF1 - second.ComparedMacroF1;
         var noise = best.CrossValidation is { } cv && second.CrossValidation is { } cv2
             ? Math.Max(cv.MacroF1.StandardDeviation, cv2.MacroF1.StandardDeviation)
             : (double?)null;
         var within = noise is { } sd && margin < sd ? $" (within one standard deviation over folds, {Number(sd)}: not a clear win)" : string.Empty;
         return string.Create(CultureInfo.InvariantCulture,
-            $"{best.Name} wins: macro F1 {Number(best.Metrics.MacroF1)} vs {Number(second.Metrics.MacroF1)} for {second.Name} (+{Number(margin)}){within}; " +
-            $"accuracy {Number(best.Metrics.Accuracy)} vs {Number(second.Metrics.Accuracy)}. Cost: training {Fixed(best.Timings.TrainingSeconds, 2)} s vs {Fixed(second.Timings.TrainingSeconds, 2)} s, " +
+            $"{best.Name} wins: macro F1 {Number(best.ComparedMacroF1)} vs {Number(second.ComparedMacroF1)} for {second.Name} (+{Number(margin)}){within}; " +
+            $"accuracy {Number(best.ComparedAccuracy)} vs {Number(second.ComparedAccuracy)}. Cost: training {Fixed(best.Timings.TrainingSeconds, 2)} s vs {Fixed(second.Timings.TrainingSeconds, 2)} s, " +
             $"prediction {Fixed(best.Timings.PredictionMillisecondsPerImage, 1)} vs {Fixed(second.Timings.PredictionMillisecondsPerImage, 1)} ms/image, model {Megabytes(best.ModelSizeBytes)} vs {Megabytes(second.ModelSizeBytes)} MB.");
     }
 }

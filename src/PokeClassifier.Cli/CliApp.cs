@@ -98,6 +98,7 @@ public static class CliApp
     {
         CliException c => (c.ExitCode, c.Message),
         CommandParseException or CommandRuntimeException => (ExitCodes.Usage, $"{e.Message.TrimEnd('.')}. Run 'pokeclassifier --help' or 'pokeclassifier <command> --help' for usage."),
+        WeightsUnavailableException => (ExitCodes.Model, Shorten(e.Message)),
         ModelLoadException => (ExitCodes.Model, $"{e.Message.TrimEnd('.')}. Check the model or weights file, or train a new model with 'pokeclassifier train'."),
         DatasetException or InvalidImageException => (ExitCodes.Data, e.Message),
         DirectoryNotFoundException or FileNotFoundException => (ExitCodes.Data, $"{e.Message.TrimEnd('.')}. Check the path."),
@@ -107,6 +108,13 @@ public static class CliApp
         IOException or UnauthorizedAccessException => (ExitCodes.Failure, $"{e.Message.TrimEnd('.')}. Check the path and its permissions."),
         _ => (ExitCodes.Failure, $"unexpected {e.GetType().Name}: {e.Message} (run again with --verbose for details)"),
     };
+
+    /// <summary>Keeps what is missing and where to put it; the export script itself is in docs/backbones.md and behind --verbose.</summary>
+    private static string Shorten(string message)
+    {
+        var cut = message.IndexOf("How to produce it", StringComparison.Ordinal);
+        return cut < 0 ? message : message[..cut].TrimEnd() + " How to produce it: see docs/backbones.md, or run again with --verbose for the export commands.";
+    }
 
     private static string OneLine(string message)
     {

@@ -7,11 +7,8 @@ namespace PokeClassifier.Cli;
 /// <summary>Turns command-line words into library objects, with one-line errors that say what to do.</summary>
 internal static class Inputs
 {
-    /// <summary>Backbones this version can run, by command-line name.</summary>
-    public static readonly IReadOnlyList<string> Backbones = ["resnet18"];
-
-    /// <summary>Backbones that are planned but not in this version.</summary>
-    private static readonly IReadOnlyList<string> PlannedBackbones = ["densenet201", "vgg16"];
+    /// <summary>Backbones by command-line name; a path to an <c>.onnx</c> file is also accepted (any ONNX CNN).</summary>
+    public static readonly IReadOnlyList<string> Backbones = ["resnet18", "densenet201", "vgg16"];
 
     public static readonly IReadOnlyDictionary<string, MLNetTrainer> Heads = new Dictionary<string, MLNetTrainer>(StringComparer.OrdinalIgnoreCase)
     {
@@ -20,31 +17,33 @@ internal static class Inputs
         ["lightgbm"] = MLNetTrainer.LightGbm,
     };
 
+    /// <summary>
+    /// The backbone spec for a command-line name: <c>resnet18</c> (shipped with ML.NET, offline), <c>densenet201</c> and <c>vgg16</c>
+    /// (ONNX exports taken from the weight cache or <paramref name="weights"/>; the error says how to export them), or a path to an
+    /// ONNX file. The weights path is checked when the run resolves the backbone.
+    /// </summary>
     public static BackboneSpec Backbone(string name, string? weights)
     {
-        var key = name.Trim().ToLowerInvariant();
-        if (PlannedBackbones.Contains(key))
-        {
-            throw new CliException(ExitCodes.NotAvailable, $"backbone '{name}' is not available in this version (it comes with the TorchSharp path). Available: {string.Join(", ", Backbones)}.");
-        }
-
-        if (!Backbones.Contains(key))
-        {
-            throw CliException.Usage($"unknown backbone '{name}'. Available: {string.Join(", ", Backbones)}.");
-        }
-
-        var spec = BackboneSpec.ResNet18;
-        if (weights is null)
-        {
-            return spec;
-        }
-
-        if (!File.Exists(weights))
+        if (weights is not null && !File.Exists(weights))
         {
             throw new ModelLoadException($"weights file '{weights}' does not exist");
         }
 
-        return spec with { ModelPath = Path.GetFullPath(weights) };
+        var trimmed = name.Trim();
+        if (trimmed.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+        {
+            return File.Exists(trimmed)
+                ? BackboneSpec.FromOnnx(trimmed)
+                : throw new ModelLoadException($"backbone file '{trimmed}' does not exist");
+        }
+
+        return trimmed.ToLowerInvariant() switch
+        {
+            "resnet18" => BackboneSpec.ResNet18,
+            "densenet201" => BackboneSpec.DenseNet201Onnx(),
+            "vgg16" => BackboneSpec.VGG16Onnx(),
+            _ => throw CliException.Usage($"unknown backbone '{name}'. Available: {string.Join(", ", Backbones)}, or a path to an .onnx file."),
+        };
     }
 
     public static MLNetTrainer Head(string name) => Heads.TryGetValue(name.Trim(), out var trainer)

@@ -46,6 +46,8 @@ public sealed record Experiment
 
     internal FeaturizerOptions Featurizer { get; init; } = new();
 
+    internal WeightStoreOptions? WeightStore { get; init; }
+
     internal int PredictionSample { get; init; } = 16;
 
     internal bool MeasureModelSize { get; init; } = true;
@@ -110,6 +112,13 @@ public sealed record Experiment
         return this with { Featurizer = CopyFeaturizer(Featurizer, useCache: true, directory) };
     }
 
+    /// <summary>Where backbone weights are cached and whether they may be downloaded (see <see cref="Backbones.WeightStore"/>).</summary>
+    public Experiment WithWeightStore(WeightStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return this with { WeightStore = options };
+    }
+
     /// <summary>Turns the feature cache off (every run then computes every feature).</summary>
     public Experiment WithoutFeatureCache() => this with { Featurizer = CopyFeaturizer(Featurizer, useCache: false, null) };
 
@@ -129,12 +138,16 @@ public sealed record Experiment
     /// <exception cref="ArgumentException">The experiment is invalid (all problems listed at once).</exception>
     /// <exception cref="DatasetException">The dataset cannot be split as asked, or a training set has fewer than two classes.</exception>
     /// <exception cref="ModelLoadException">A backbone cannot be loaded.</exception>
+    /// <exception cref="WeightsUnavailableException">A backbone's weights are neither at the given path, nor cached, nor downloadable.</exception>
     /// <exception cref="NotSupportedException">A head's training path is not available in this version.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; the feature cache stays consistent.</exception>
     public async Task<ExperimentResult> RunAsync(IProgress<ExperimentProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         Validate();
         var total = Stopwatch.StartNew();
+
+        // Weights first: a missing backbone fails before any image is read or any head is trained.
+        var backbones = await ResolveBackbonesAsync(progress, cancellationToken).ConfigureAwait(false);
         var seed = Folds > 0 ? KFoldSeed : SplitOptions.Seed;
         var splits = Folds > 0 ? Dataset.KFold(Folds, KFoldSeed) : [FixedSplit ?? Dataset.Split(SplitOptions)];
         var classes = splits[0].Classes;
@@ -145,9 +158,9 @@ public sealed record Experiment
         var unitsDone = 0;
 
         // One featurizer per backbone; the configurations on it share its features.
-        foreach (var group in Configurations.Select((c, i) => (Config: c, Index: i)).GroupBy(x => ImageFeaturizer.ComputeIdentity(x.Config.Backbone), StringComparer.Ordinal))
+        foreach (var group in Configurations.Select((c, i) => (Config: c, Index: i)).GroupBy(x => ImageFeaturizer.ComputeIdentity(backbones[x.Index]), StringComparer.Ordinal))
         {
-            var backbone = group.First().Config.Backbone;
+            var backbone = backbones[group.First().Index];
             using var featurizer = new ImageFeaturizer(backbone, Featurizer);
             var featureProgress = progress is null ? null : new FeatureProgress(progress, backbone.Name);
             var watch = Stopwatch.StartNew();
@@ -269,6 +282,21 @@ public sealed record Experiment
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Configurations.Count} configuration(s) on {Dataset}, {(Folds > 0 ? $"{Folds}-fold" : FixedSplit is not null ? "fixed split" : "split")}");
 
+    private async Task<BackboneSpec[]> ResolveBackbonesAsync(IProgress<ExperimentProgress>? progress, CancellationToken cancellationToken)
+    {
+        var store = new WeightStore(WeightStore);
+        var resolved = new BackboneSpec[Configurations.Count];
+        for (var i = 0; i < Configurations.Count; i++)
+        {
+            var config = Configurations[i];
+            resolved[i] = config.Backbone.WeightSources.Count == 0 && config.WeightsPath is null
+                ? config.Backbone
+                : await store.ResolveAsync(config.Backbone, config.WeightsPath, progress is null ? null : new DownloadStage(progress, config.Backbone.Name), cancellationToken).ConfigureAwait(false);
+        }
+
+        return resolved;
+    }
+
     private static MLNetHead TrainHead(HeadConfiguration head, IReadOnlyList<string> classes, FeatureSet features, int[] rows, ImageFeaturizer featurizer, int seed, CancellationToken cancellationToken) => head switch
     {
         MLNetHeadConfiguration mlnet => MLNetHead.Train(
@@ -373,7 +401,7 @@ public sealed record Experiment
             problems.AddRange(config.Head.Validate().Select(p => $"Configuration '{config.Name}': {p}"));
         }
 
-        foreach (var check in new Action[] { SplitOptions.Validate, Featurizer.Validate })
+        foreach (var check in new Action[] { SplitOptions.Validate, Featurizer.Validate, WeightStore is null ? () => { } : WeightStore.Validate })
         {
             try
             {
@@ -417,6 +445,12 @@ public sealed record Experiment
     private sealed class FeatureProgress(IProgress<ExperimentProgress> inner, string backbone) : IProgress<FeaturizationProgress>
     {
         public void Report(FeaturizationProgress value) => inner.Report(new ExperimentProgress(ExperimentStage.Featurizing, backbone, value.Completed, value.Total));
+    }
+
+    private sealed class DownloadStage(IProgress<ExperimentProgress> inner, string backbone) : IProgress<DownloadProgress>
+    {
+        public void Report(DownloadProgress value) =>
+            inner.Report(new ExperimentProgress(ExperimentStage.DownloadingWeights, backbone, (int)(value.BytesReceived / 1024), (int)((value.TotalBytes ?? 0) / 1024)));
     }
 
     /// <summary>Samples the process working set on a timer and keeps the highest value seen.</summary>

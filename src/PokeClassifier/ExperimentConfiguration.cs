@@ -18,6 +18,13 @@ public sealed record ExperimentConfiguration
     /// <summary>What is trained on top of the backbone.</summary>
     public required HeadConfiguration Head { get; init; }
 
+    /// <summary>
+    /// A local weights file for the backbone, verified against the spec's checksums (see <see cref="WeightStore.ResolveAsync(BackboneSpec, string?, IProgress{DownloadProgress}?, CancellationToken)"/>);
+    /// <see langword="null"/> to use the spec's own path, the weight cache or a download.
+    /// </summary>
+    /// <value>The default is <see langword="null"/>.</value>
+    public string? WeightsPath { get; init; }
+
     /// <summary>A configuration named <c>backbone + head</c>, for example <c>ResNet18 + ML.NET LbfgsMaximumEntropy</c>.</summary>
     public static ExperimentConfiguration Of(BackboneSpec backbone, HeadConfiguration head)
     {

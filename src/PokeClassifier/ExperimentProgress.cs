@@ -3,6 +3,9 @@ namespace PokeClassifier;
 /// <summary>The step an experiment is in.</summary>
 public enum ExperimentStage
 {
+    /// <summary>Downloading a backbone's weights into the weight cache (units: KiB; only when they are not cached).</summary>
+    DownloadingWeights,
+
     /// <summary>Computing (or reading cached) backbone features of every image the experiment uses, once per backbone.</summary>
     Featurizing,
 

@@ -110,7 +110,7 @@ public sealed class CliTests(CliFixture fixture) : IClassFixture<CliFixture>
             (["train", empty, "--no-cache"], ExitCodes.Data, "No usable image"),
             (["predict", corrupt, Path.Combine(fixture.Data, "circle")], ExitCodes.Model, "damaged or not a PokeClassifier model"),
             (["evaluate", corrupt, fixture.Data], ExitCodes.Model, "damaged or not a PokeClassifier model"),
-            (["train", fixture.Data, "--weights", otherModel, "--cache", fixture.Cache], ExitCodes.Model, "does not match its spec"),
+            (["train", fixture.Data, "--weights", otherModel, "--cache", fixture.Cache], ExitCodes.Model, "matches none of the expected checksums"),
             (["train", fixture.Data, "--backbone", "alexnet"], ExitCodes.Usage, "unknown backbone 'alexnet'"),
             (["compare", fixture.Data, "--heads", "svm"], ExitCodes.Usage, "unknown head 'svm'"),
             (["train", fixture.Data, "--split", "0.5,0.5"], ExitCodes.Usage, "--split"),

@@ -19,7 +19,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
         public string[] Config { get; init; } = [];
 
         [CommandOption("--backbones <LIST>")]
-        [Description("Backbones to compare (comma-separated): resnet18.")]
+        [Description("Backbones to compare (comma-separated): resnet18, densenet201, vgg16, or .onnx paths.")]
         [DefaultValue("resnet18")]
         public string Backbones { get; init; } = "resnet18";
 
@@ -29,7 +29,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
         public string Heads { get; init; } = "lbfgs,sdca";
 
         [CommandOption("--weights <FILE>")]
-        [Description("Use this ONNX file for the resnet18 backbone instead of the packaged one.")]
+        [Description("A local weights (model) file for the backbone (use with a single backbone).")]
         public string? Weights { get; init; }
 
         [CommandOption("-k|--folds <K>")]
@@ -82,6 +82,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
             var outcome = await experiment.RunAsync(
                 view.For<ExperimentProgress>((v, p) => v.Report(p.Stage switch
                 {
+                    ExperimentStage.DownloadingWeights => $"Downloading {p.Subject} weights (KiB)",
                     ExperimentStage.Featurizing => $"Featurizing with {p.Subject}",
                     ExperimentStage.Training => "Training and testing heads",
                     _ => "Measuring size and speed",
@@ -117,7 +118,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
                 }
 
                 var backbone = Inputs.Backbone(spec[(eq + 1)..colon], settings.Weights);
-                list.Add(new ExperimentConfiguration { Name = spec[..eq].Trim(), Backbone = backbone, Head = HeadConfiguration.MLNet(Inputs.Head(spec[(colon + 1)..])) });
+                list.Add(new ExperimentConfiguration { Name = spec[..eq].Trim(), Backbone = backbone, Head = HeadConfiguration.MLNet(Inputs.Head(spec[(colon + 1)..])), WeightsPath = settings.Weights });
             }
         }
         else
@@ -128,7 +129,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
                 var backbone = Inputs.Backbone(b, settings.Weights);
                 foreach (var h in heads)
                 {
-                    list.Add(new ExperimentConfiguration { Name = $"{b.ToLowerInvariant()} + {h.ToLowerInvariant()}", Backbone = backbone, Head = HeadConfiguration.MLNet(Inputs.Head(h)) });
+                    list.Add(new ExperimentConfiguration { Name = $"{b.ToLowerInvariant()} + {h.ToLowerInvariant()}", Backbone = backbone, Head = HeadConfiguration.MLNet(Inputs.Head(h)), WeightsPath = settings.Weights });
                 }
             }
         }

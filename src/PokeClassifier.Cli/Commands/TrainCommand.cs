@@ -20,12 +20,12 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
         public string Out { get; init; } = "model.zip";
 
         [CommandOption("-b|--backbone <NAME>")]
-        [Description("The backbone: resnet18.")]
+        [Description("The backbone: resnet18 (offline), densenet201, vgg16 (ONNX exports, see docs/backbones.md), or a path to an .onnx file.")]
         [DefaultValue("resnet18")]
         public string Backbone { get; init; } = "resnet18";
 
         [CommandOption("--weights <FILE>")]
-        [Description("Use this ONNX file for the backbone instead of the packaged one (it must be the same architecture).")]
+        [Description("A local weights (model) file for the backbone, checked against the backbone's checksums or its input and output.")]
         public string? Weights { get; init; }
 
         [CommandOption("--head <NAME>")]
@@ -47,7 +47,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
         var run = await ProgressView.RunAsync(console, async view =>
         {
             var dataset = await Inputs.LoadAsync(settings.Data, settings.ClassList(), view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
-            var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone).WithMLNetHead(trainer).WithFeaturizer(settings.FeaturizerOptions());
+            var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights).WithMLNetHead(trainer).WithFeaturizer(settings.FeaturizerOptions());
             var progress = view.For<ClassificationProgress>((v, p) => v.Report(Stage(p.Stage), p.Completed, p.Total));
             if (split.TestFraction == 0)
             {
@@ -104,6 +104,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
     private static string Stage(ClassificationStage stage) => stage switch
     {
         ClassificationStage.LoadingDataset => "Checking images",
+        ClassificationStage.DownloadingWeights => "Downloading weights (KiB)",
         ClassificationStage.Featurizing => "Featurizing training images",
         ClassificationStage.Training => "Training the head",
         _ => "Evaluating test images",

@@ -1,0 +1,90 @@
+using System.ComponentModel;
+using System.Globalization;
+using PokeClassifier.Data;
+using PokeClassifier.Features;
+using Spectre.Console.Cli;
+
+namespace PokeClassifier.Cli.Commands;
+
+/// <summary>Options every command takes.</summary>
+internal class CommonSettings : CommandSettings
+{
+    [CommandOption("-v|--verbose")]
+    [Description("Print the full exception (stack trace) when something fails.")]
+    public bool Verbose { get; init; }
+}
+
+/// <summary>Options of the commands that featurize images.</summary>
+internal class FeaturizingSettings : CommonSettings
+{
+    [CommandOption("--cache <DIR>")]
+    [Description("Feature cache folder. Default: $POKECLASSIFIER_CACHE/features or ~/.cache/pokeclassifier/features.")]
+    public string? Cache { get; init; }
+
+    [CommandOption("--no-cache")]
+    [Description("Do not read or write the feature cache.")]
+    public bool NoCache { get; init; }
+
+    [CommandOption("--parallelism <N>")]
+    [Description("ONNX Runtime sessions side by side. Default: the number of cores.")]
+    public int? Parallelism { get; init; }
+
+    public FeaturizerOptions FeaturizerOptions() => new()
+    {
+        UseCache = !NoCache,
+        CacheDirectory = NoCache ? null : Cache,
+        Parallelism = Parallelism ?? Environment.ProcessorCount,
+    };
+
+    public override Spectre.Console.ValidationResult Validate()
+    {
+        if (NoCache && Cache is not null)
+        {
+            return Spectre.Console.ValidationResult.Error("--cache and --no-cache cannot be used together");
+        }
+
+        return Parallelism is < 1 ? Spectre.Console.ValidationResult.Error("--parallelism must be at least 1") : base.Validate();
+    }
+}
+
+/// <summary>Options of the commands that load a dataset and split it.</summary>
+internal class DataSettings : FeaturizingSettings
+{
+    [CommandOption("--classes <LIST>")]
+    [Description("Use only these classes (comma-separated labels).")]
+    public string? Classes { get; init; }
+
+    [CommandOption("--seed <N>")]
+    [Description("Seed of the split and the training: same seed, same numbers.")]
+    [DefaultValue(42)]
+    public int Seed { get; init; } = 42;
+
+    [CommandOption("--split <FRACTIONS>")]
+    [Description("Train, validation and test fractions, e.g. 0.8,0,0.2 (stratified; group-aware when the manifest has groups).")]
+    [DefaultValue("0.75,0,0.25")]
+    public string Split { get; init; } = "0.75,0,0.25";
+
+    public SplitOptions SplitOptions()
+    {
+        var parts = Split.Split(',', StringSplitOptions.TrimEntries);
+        var values = parts.Select(p => double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : double.NaN).ToArray();
+        if (values.Length != 3 || values.Any(double.IsNaN))
+        {
+            throw CliException.Usage($"--split '{Split}' is not three comma-separated fractions (train,validation,test), e.g. 0.8,0,0.2");
+        }
+
+        var options = new SplitOptions { TrainFraction = values[0], ValidationFraction = values[1], TestFraction = values[2], Seed = Seed, SmallClasses = SmallClassPolicy.TrainOnly };
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw CliException.Usage($"--split '{Split}': {e.Message}");
+        }
+
+        return options;
+    }
+
+    public IReadOnlyList<string>? ClassList() => Classes?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+}

@@ -1,0 +1,112 @@
+using System.ComponentModel;
+using PokeClassifier.Training;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace PokeClassifier.Cli.Commands;
+
+/// <summary><c>train</c>: load, split, featurize, fit the head, evaluate on the test split, save.</summary>
+internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.Settings>
+{
+    public sealed class Settings : DataSettings
+    {
+        [CommandArgument(0, "<data>")]
+        [Description("A folder with one sub-folder per class, or a manifest .csv (columns path and label, optionally group).")]
+        public string Data { get; init; } = string.Empty;
+
+        [CommandOption("-o|--out <FILE>")]
+        [Description("Where to save the model (a zip that is also a plain ML.NET model).")]
+        [DefaultValue("model.zip")]
+        public string Out { get; init; } = "model.zip";
+
+        [CommandOption("-b|--backbone <NAME>")]
+        [Description("The backbone: resnet18 (offline), densenet201, vgg16 (ONNX exports, see docs/backbones.md), or a path to an .onnx file.")]
+        [DefaultValue("resnet18")]
+        public string Backbone { get; init; } = "resnet18";
+
+        [CommandOption("--weights <FILE>")]
+        [Description("A local weights (model) file for the backbone, checked against the backbone's checksums or its input and output.")]
+        public string? Weights { get; init; }
+
+        [CommandOption("--head <NAME>")]
+        [Description("The ML.NET head: lbfgs, sdca or lightgbm.")]
+        [DefaultValue("lbfgs")]
+        public string Head { get; init; } = "lbfgs";
+
+        [CommandOption("--report <DIR>")]
+        [Description("Also write report.md, report.html and report.json of the test-split evaluation into this folder.")]
+        public string? Report { get; init; }
+    }
+
+    public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
+    {
+        var backbone = Inputs.Backbone(settings.Backbone, settings.Weights);
+        var trainer = Inputs.Head(settings.Head);
+        var split = settings.SplitOptions();
+        var console = cli.Console;
+        var run = await ProgressView.RunAsync(console, async view =>
+        {
+            var dataset = await Inputs.LoadAsync(settings.Data, settings.ClassList(), view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
+            var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights).WithMLNetHead(trainer).WithFeaturizer(settings.FeaturizerOptions());
+            var progress = view.For<ClassificationProgress>((v, p) => v.Report(Stage(p.Stage), p.Completed, p.Total));
+            if (split.TestFraction == 0)
+            {
+                var classifier = await builder.TrainAsync(dataset.Items, progress, cancellationToken).ConfigureAwait(false);
+                view.Complete();
+                return (Dataset: dataset, Run: (ClassificationRun?)null, Classifier: classifier);
+            }
+
+            var result = await builder.RunAsync(progress, cancellationToken).ConfigureAwait(false);
+            view.Complete();
+            return (Dataset: dataset, Run: result, Classifier: result.Classifier);
+        }).ConfigureAwait(false);
+
+        using var classifier = run.Classifier;
+        console.MarkupLine($"Dataset: {Markup.Escape(run.Dataset.ToString())}");
+        if (run.Run is { } r)
+        {
+            console.MarkupLine($"Split: {Markup.Escape(r.Split.ToString())}; {Markup.Escape(r.Timings.ToString())}");
+            Output.Metrics(console, r.Metrics, r.Errors);
+        }
+        else
+        {
+            console.MarkupLine("Trained on every image (test fraction 0): no evaluation.");
+        }
+
+        classifier.Save(settings.Out);
+        console.MarkupLine($"[green]Saved[/] {Markup.Escape(classifier.ToString())} to {Markup.Escape(Path.GetFullPath(settings.Out))}");
+        if (settings.Report is not null && run.Run is { } evaluated)
+        {
+            var single = ExperimentResult.FromEvaluation(classifier, evaluated.Evaluation, run.Dataset);
+            var configuration = single.Configurations[0] with
+            {
+                ModelSizeBytes = new FileInfo(settings.Out).Length,
+                Timings = single.Configurations[0].Timings with
+                {
+                    FeaturizationSeconds = evaluated.Timings.Featurization.TotalSeconds,
+                    TrainingSeconds = evaluated.Timings.Training.TotalSeconds,
+                    FeaturesComputed = evaluated.Timings.Computed,
+                    FeaturesFromCache = evaluated.Timings.CacheHits,
+                },
+            };
+            var result = single with { Protocol = $"split: {evaluated.Split}", Seed = settings.Seed, Configurations = [configuration] };
+            Reports.Write(console, result, settings.Report, settings.Data);
+        }
+
+        if (run.Dataset.Skipped.Count > 0)
+        {
+            console.MarkupLine($"[yellow]{run.Dataset.Skipped.Count} file(s) skipped[/], e.g. {Markup.Escape(run.Dataset.Skipped[0].ToString())}");
+        }
+
+        return ExitCodes.Ok;
+    }
+
+    private static string Stage(ClassificationStage stage) => stage switch
+    {
+        ClassificationStage.LoadingDataset => "Checking images",
+        ClassificationStage.DownloadingWeights => "Downloading weights (KiB)",
+        ClassificationStage.Featurizing => "Featurizing training images",
+        ClassificationStage.Training => "Training the head",
+        _ => "Evaluating test images",
+    };
+}

@@ -1,0 +1,116 @@
+using PokeClassifier.Backbones;
+using PokeClassifier.Data;
+using PokeClassifier.Training;
+
+namespace PokeClassifier.Cli;
+
+/// <summary>Turns command-line words into library objects, with one-line errors that say what to do.</summary>
+internal static class Inputs
+{
+    /// <summary>Backbones by command-line name; a path to an <c>.onnx</c> file is also accepted (any ONNX CNN).</summary>
+    public static readonly IReadOnlyList<string> Backbones = ["resnet18", "densenet201", "vgg16"];
+
+    public static readonly IReadOnlyDictionary<string, MLNetTrainer> Heads = new Dictionary<string, MLNetTrainer>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["lbfgs"] = MLNetTrainer.LbfgsMaximumEntropy,
+        ["sdca"] = MLNetTrainer.SdcaMaximumEntropy,
+        ["lightgbm"] = MLNetTrainer.LightGbm,
+    };
+
+    /// <summary>
+    /// The backbone spec for a command-line name: <c>resnet18</c> (shipped with ML.NET, offline), <c>densenet201</c> and <c>vgg16</c>
+    /// (ONNX exports taken from the weight cache or <paramref name="weights"/>; the error says how to export them), or a path to an
+    /// ONNX file. The weights path is checked when the run resolves the backbone.
+    /// </summary>
+    public static BackboneSpec Backbone(string name, string? weights)
+    {
+        if (weights is not null && !File.Exists(weights))
+        {
+            throw new ModelLoadException($"weights file '{weights}' does not exist");
+        }
+
+        var trimmed = name.Trim();
+        if (trimmed.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+        {
+            return File.Exists(trimmed)
+                ? BackboneSpec.FromOnnx(trimmed)
+                : throw new ModelLoadException($"backbone file '{trimmed}' does not exist");
+        }
+
+        return trimmed.ToLowerInvariant() switch
+        {
+            "resnet18" => BackboneSpec.ResNet18,
+            "densenet201" => BackboneSpec.DenseNet201Onnx(),
+            "vgg16" => BackboneSpec.VGG16Onnx(),
+            _ => throw CliException.Usage($"unknown backbone '{name}'. Available: {string.Join(", ", Backbones)}, or a path to an .onnx file."),
+        };
+    }
+
+    public static MLNetTrainer Head(string name) => Heads.TryGetValue(name.Trim(), out var trainer)
+        ? trainer
+        : throw CliException.Usage($"unknown head '{name}'. Available: {string.Join(", ", Heads.Keys)}.");
+
+    /// <summary>Loads a folder-per-class tree or a CSV manifest.</summary>
+    public static async Task<ImageDataset> LoadAsync(string data, IReadOnlyList<string>? classes, IProgress<int>? progress, CancellationToken cancellationToken)
+    {
+        ImageDataset dataset;
+        if (Directory.Exists(data))
+        {
+            dataset = await ImageDataset.FromFolderAsync(data, progress: progress, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        else if (File.Exists(data) && data.EndsWith(".csv", StringComparison.OrdinalIgnoreCase))
+        {
+            dataset = await ImageDataset.FromManifestAsync(data, progress: progress, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        else if (File.Exists(data))
+        {
+            throw CliException.DataError($"'{data}' is a file but not a manifest (.csv). Pass a folder with one sub-folder per class, or a manifest .csv with path and label columns.");
+        }
+        else
+        {
+            throw CliException.DataError($"'{data}' does not exist. Pass a folder with one sub-folder per class, or a manifest .csv (run 'pokeclassifier prepare' for the default dataset).");
+        }
+
+        if (classes is null)
+        {
+            return dataset;
+        }
+
+        var unknown = classes.Where(c => !dataset.Classes.Contains(c, StringComparer.Ordinal)).ToArray();
+        if (unknown.Length > 0)
+        {
+            throw CliException.DataError($"--classes names {string.Join(", ", unknown.Take(10))}, which the dataset does not have. Its classes include: {string.Join(", ", dataset.Classes.Take(10))}{(dataset.Classes.Count > 10 ? ", ..." : string.Empty)}.");
+        }
+
+        var wanted = classes.ToHashSet(StringComparer.Ordinal);
+        return dataset.Where(i => wanted.Contains(i.Label));
+    }
+
+    /// <summary>Image files named on the command line: files as given, folders searched recursively (hidden entries skipped).</summary>
+    public static IReadOnlyList<string> ExpandImages(IEnumerable<string> paths)
+    {
+        var files = new List<string>();
+        foreach (var path in paths)
+        {
+            if (File.Exists(path))
+            {
+                files.Add(path);
+            }
+            else if (Directory.Exists(path))
+            {
+                files.AddRange(Directory.EnumerateFiles(path, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.Hidden })
+                    .Where(f => !Path.GetFileName(f).StartsWith('.') && !IsSidecar(f))
+                    .Order(StringComparer.Ordinal));
+            }
+            else
+            {
+                throw CliException.DataError($"'{path}' does not exist. Pass image files or folders of images.");
+            }
+        }
+
+        return files;
+    }
+
+    private static bool IsSidecar(string file) =>
+        Path.GetExtension(file).ToLowerInvariant() is ".csv" or ".tsv" or ".txt" or ".md" or ".json";
+}

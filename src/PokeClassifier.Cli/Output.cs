@@ -1,0 +1,80 @@
+using System.Globalization;
+using PokeClassifier.Evaluation;
+using Spectre.Console;
+
+namespace PokeClassifier.Cli;
+
+/// <summary>Prints results as Spectre tables.</summary>
+internal static class Output
+{
+    public static void Metrics(IAnsiConsole console, MetricReport metrics, ErrorReport errors, int worst = 10, int pairs = 10)
+    {
+        var summary = new Table().Border(TableBorder.Rounded).Title("Test metrics").AddColumn("Metric").AddColumn(new TableColumn("Value").RightAligned());
+        summary.AddRow("Images", metrics.SampleCount.ToString(CultureInfo.InvariantCulture));
+        summary.AddRow("Classes", metrics.ClassCount.ToString(CultureInfo.InvariantCulture));
+        summary.AddRow("Accuracy", N(metrics.Accuracy));
+        summary.AddRow("Precision (macro)", N(metrics.MacroPrecision));
+        summary.AddRow("Recall (macro)", N(metrics.MacroRecall));
+        summary.AddRow("F1 (macro)", N(metrics.MacroF1));
+        foreach (var (k, v) in metrics.TopKAccuracy.Where(kv => kv.Key > 1))
+        {
+            summary.AddRow($"Top-{k} accuracy", N(v));
+        }
+
+        summary.AddRow("Log-loss", N(metrics.LogLoss));
+        console.Write(summary);
+
+        var worstClasses = metrics.WorstClasses(worst).Where(c => c.F1 < 1).ToArray();
+        if (worstClasses.Length > 0)
+        {
+            var table = new Table().Border(TableBorder.Rounded).Title($"Worst {worstClasses.Length} classes (by F1)")
+                .AddColumn("Class").AddColumn(new TableColumn("F1").RightAligned()).AddColumn(new TableColumn("P").RightAligned()).AddColumn(new TableColumn("R").RightAligned())
+                .AddColumn(new TableColumn("n").RightAligned()).AddColumn("Taken for");
+            foreach (var c in worstClasses)
+            {
+                var takenFor = errors.ByClass.TryGetValue(c.Label, out var list)
+                    ? string.Join(", ", list.GroupBy(e => e.PredictedLabel, StringComparer.Ordinal).OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal).Take(3).Select(g => $"{g.Key} x{g.Count()}"))
+                    : "-";
+                table.AddRow(Markup.Escape(c.Label), N(c.F1), N(c.Precision), N(c.Recall), c.Support.ToString(CultureInfo.InvariantCulture), Markup.Escape(takenFor));
+            }
+
+            console.Write(table);
+        }
+
+        if (errors.MostConfusedPairs.Count > 0)
+        {
+            var table = new Table().Border(TableBorder.Rounded).Title("Most-confused pairs").AddColumn("True").AddColumn("Taken for").AddColumn(new TableColumn("Count").RightAligned());
+            foreach (var p in errors.MostConfusedPairs.Take(pairs))
+            {
+                table.AddRow(Markup.Escape(p.TrueLabel), Markup.Escape(p.PredictedLabel), p.Count.ToString(CultureInfo.InvariantCulture));
+            }
+
+            console.Write(table);
+        }
+    }
+
+    public static void Comparison(IAnsiConsole console, ExperimentResult result)
+    {
+        var table = new Table().Border(TableBorder.Rounded).Title($"Comparison ({Markup.Escape(result.Protocol)})");
+        foreach (var h in new[] { "Configuration", "Precision", "Recall", "F1 (macro)", "Accuracy", "Top-5", "train s", "ms/img" })
+        {
+            table.AddColumn(h == "Configuration" ? new TableColumn(h) : new TableColumn(h).RightAligned());
+        }
+
+        var best = result.Best;
+        foreach (var c in result.Configurations)
+        {
+            var cells = ExperimentResult.ComparisonRow(c, includeTimings: true).Select(Markup.Escape).ToArray();
+            if (ReferenceEquals(c, best) && result.Configurations.Count > 1)
+            {
+                cells = cells.Select(x => $"[bold green]{x}[/]").ToArray();
+            }
+
+            table.AddRow(cells);
+        }
+
+        console.Write(table);
+    }
+
+    public static string N(double value) => value.ToString("0.0000", CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,73 @@
+namespace PokeClassifier.Training;
+
+/// <summary>
+/// What is trained on top of a backbone in an <see cref="Experiment"/>: the training path (ML.NET today; a TorchSharp path with
+/// fine-tuning is planned) and its options. A closed hierarchy: create instances with the static factories or the derived
+/// types' constructors; new paths are added as new derived types without changing the existing ones.
+/// </summary>
+public abstract record HeadConfiguration
+{
+    private protected HeadConfiguration()
+    {
+    }
+
+    /// <summary>The training path, for reports (for example <c>ML.NET</c>).</summary>
+    public abstract string TrainingPath { get; }
+
+    /// <summary>Whether the backbone's own weights are trained too (fine-tuning), rather than only the head on frozen features.</summary>
+    /// <value><see langword="false"/> for the ML.NET path, which trains on cached, frozen features.</value>
+    public virtual bool FineTunesBackbone => false;
+
+    /// <summary>A short description of the head for reports, such as <c>ML.NET LbfgsMaximumEntropy</c>.</summary>
+    public abstract string Description { get; }
+
+    /// <summary>An ML.NET multiclass head on frozen backbone features, with default options for <paramref name="trainer"/>.</summary>
+    public static MLNetHeadConfiguration MLNet(MLNetTrainer trainer = MLNetTrainer.LbfgsMaximumEntropy) => new(new MLNetHeadOptions { Trainer = trainer });
+
+    /// <summary>An ML.NET multiclass head on frozen backbone features, with explicit options.</summary>
+    public static MLNetHeadConfiguration MLNet(MLNetHeadOptions options) => new(options);
+
+    /// <summary>Checks the options and returns every problem found (empty when valid).</summary>
+    public abstract IReadOnlyList<string> Validate();
+
+    /// <inheritdoc />
+    public override string ToString() => Description;
+}
+
+/// <summary>The ML.NET transfer path: an ML.NET multiclass trainer fitted on cached, frozen backbone features.</summary>
+public sealed record MLNetHeadConfiguration : HeadConfiguration
+{
+    /// <summary>Creates the configuration.</summary>
+    /// <param name="options">The trainer and its options.</param>
+    public MLNetHeadConfiguration(MLNetHeadOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Options = options;
+    }
+
+    /// <summary>The trainer and its options.</summary>
+    public MLNetHeadOptions Options { get; }
+
+    /// <inheritdoc />
+    public override string TrainingPath => "ML.NET";
+
+    /// <inheritdoc />
+    public override string Description => $"ML.NET {Options.Trainer}";
+
+    /// <inheritdoc />
+    public override IReadOnlyList<string> Validate()
+    {
+        try
+        {
+            Options.Validate();
+            return [];
+        }
+        catch (ArgumentException e)
+        {
+            return [e.Message];
+        }
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => Description;
+}

@@ -1,55 +1,107 @@
-// The main job: prepare the first-generation Pokémon sprite set (npm, cached after the first run), hold out one whole animation
-// per Pokémon for testing (frames of one animation never straddle train and test), featurize with ImageNet ResNet18, train the
-// ML.NET head, and print the metric table, the worst classes and the most-confused pairs.
+// The main job, and the study reproduced: prepare the first-generation Pokémon sprite set (npm, cached after the first run),
+// hold out one whole animation per Pokémon for testing (frames of one animation never straddle train and test), and compare
+// backbones and heads side by side: ResNet18 (always available offline) on the ML.NET path, and DenseNet201 and VGG16 — the
+// study's pair — when their ImageNet weights are on this machine. Prints the comparison table, each configuration's worst
+// classes and five most-confused pairs, and writes Markdown, HTML and JSON reports.
 //
-// Usage: dotnet run --project samples/PokemonStudy -c Release [-- --data <folder or manifest.csv>] [--seed N] [--out DIR]
+// Usage: dotnet run --project samples/PokemonStudy -c Release [-- --data <folder|manifest.csv>] [--seed N] [--out DIR]
+//        [--densenet201 <densenet201-c1103571.pth>] [--vgg16 <vgg16-397923af.pth>] [--download]
 using System.Diagnostics;
 using System.Globalization;
 using PokeClassifier;
+using PokeClassifier.Backbones;
 using PokeClassifier.Data;
+using PokeClassifier.Reporting;
+using PokeClassifier.Training;
 
-var options = Args.Parse(args);
+var options = StudyArgs.Parse(args);
 using var cts = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;
     cts.Cancel();
-    Console.Error.WriteLine("Cancelling...");
+    Console.Error.WriteLine("\nCancelling...");
 };
 
 try
 {
     var total = Stopwatch.StartNew();
     ImageDataset dataset;
+    string? manifest = null;
     if (options.Data is null)
     {
         Console.WriteLine($"Preparing the default dataset ({PokemonSpriteDataset.SpritesPackage}, {PokemonSpriteDataset.NamesPackage}) in {PokemonSpriteDataset.DefaultDirectory}");
-        var prepared = await PokemonSpriteDataset.PrepareAsync(progress: new ConsoleProgress<DatasetPreparationProgress>(p => $"{p.Stage} {p.Completed}/{p.Total}"), cancellationToken: cts.Token);
-        Console.WriteLine($"\r{prepared}".PadRight(100));
-        dataset = await ImageDataset.FromManifestAsync(prepared.ManifestPath, cancellationToken: cts.Token);
+        var prepared = await PokemonSpriteDataset.PrepareAsync(progress: new StatusLine<DatasetPreparationProgress>(p => $"{p.Stage} {p.Completed}/{p.Total}"), cancellationToken: cts.Token);
+        StatusLine.Clear();
+        Console.WriteLine(prepared);
+        manifest = prepared.ManifestPath;
+        dataset = await ImageDataset.FromManifestAsync(manifest, cancellationToken: cts.Token);
     }
     else
     {
-        dataset = options.Data.EndsWith(".csv", StringComparison.OrdinalIgnoreCase)
-            ? await ImageDataset.FromManifestAsync(options.Data, cancellationToken: cts.Token)
+        manifest = options.Data.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) ? options.Data : null;
+        dataset = manifest is not null
+            ? await ImageDataset.FromManifestAsync(manifest, cancellationToken: cts.Token)
             : await ImageDataset.FromFolderAsync(options.Data, cancellationToken: cts.Token);
     }
 
     Console.WriteLine($"Dataset: {dataset}");
 
     // Three quarters of each class's animations train, one quarter (one whole animation per Pokémon) tests.
-    using var run = await ImageClassification.From(dataset)
+    var experiment = Experiment.For(dataset)
         .WithSplit(new SplitOptions { TrainFraction = 0.75, ValidationFraction = 0, TestFraction = 0.25, Seed = options.Seed, SmallClasses = SmallClassPolicy.TrainOnly })
-        .WithMLNetHead()
-        .RunAsync(new ConsoleProgress<ClassificationProgress>(p => p.Total > 0 ? $"{p.Stage} {p.Completed}/{p.Total}" : $"{p.Stage} {p.Completed}"), cts.Token);
-    Console.Write("\r".PadRight(100) + "\r");
+        .WithWeightStore(new WeightStoreOptions { AllowDownload = options.Download })
+        .Add("ResNet18 + ML.NET L-BFGS", BackboneSpec.ResNet18, HeadConfiguration.MLNet(MLNetTrainer.LbfgsMaximumEntropy));
 
-    Console.WriteLine(run.ToReport(worstClasses: 10));
-    Directory.CreateDirectory(options.Output);
-    var modelPath = Path.Combine(options.Output, "pokemon-resnet18-mlnet.zip");
-    run.Classifier.Save(modelPath);
-    await File.WriteAllTextAsync(Path.Combine(options.Output, "metrics.txt"), run.ToReport(worstClasses: 151), cts.Token);
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Model: {modelPath} | report: {Path.Combine(options.Output, "metrics.txt")} | total {total.Elapsed.TotalMinutes:F1} min"));
+    // The study's backbones: used when their weights are here (explicit path, or the weight cache), skipped with one line otherwise.
+    var store = new WeightStore(new WeightStoreOptions { AllowDownload = options.Download });
+    foreach (var (name, spec, path) in new[]
+    {
+        ("DenseNet201", BackboneSpec.DenseNet201Torch(), options.DenseNet201),
+        ("VGG16", BackboneSpec.VGG16Torch(), options.Vgg16),
+    })
+    {
+        try
+        {
+            var resolved = await store.ResolveAsync(spec, path, cancellationToken: cts.Token);
+            experiment = experiment.Add($"{name} + ML.NET L-BFGS", resolved, HeadConfiguration.MLNet(MLNetTrainer.LbfgsMaximumEntropy));
+        }
+        catch (WeightsUnavailableException e)
+        {
+            var source = spec.WeightSources[0];
+            Console.WriteLine($"{name}: weights not found, skipped. Put {source.FileName} in {e.CacheDirectory} (or pass --{name.ToLowerInvariant()} <file>; --download fetches {source.Url}).");
+        }
+    }
+
+    var result = await experiment.RunAsync(new StatusLine<ExperimentProgress>(p => $"{p.Stage} {p.Subject} {p.Completed}/{p.Total}"), cts.Token);
+    StatusLine.Clear();
+
+    Console.WriteLine();
+    Console.WriteLine(result.ComparisonTable());
+    foreach (var configuration in result.Configurations)
+    {
+        Console.WriteLine($"{configuration.Name}: worst classes");
+        foreach (var c in configuration.Metrics.WorstClasses(5))
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {c.Label,-12} F1 {c.F1:F3}  P {c.Precision:F3}  R {c.Recall:F3}  n={c.Support}"));
+        }
+
+        Console.WriteLine($"{configuration.Name}: five most-confused pairs (true -> taken for)");
+        foreach (var pair in configuration.Errors.MostConfusedPairs.Take(5))
+        {
+            Console.WriteLine($"  {pair.TrueLabel,-12} -> {pair.PredictedLabel,-12} x{pair.Count}");
+        }
+
+        Console.WriteLine();
+    }
+
+    var html = new HtmlReportOptions
+    {
+        Title = "PokeClassifier: first-generation Pokémon",
+        ClassOrder = manifest is not null && File.ReadLines(manifest).First().Split(',').Contains("id") ? ClassOrder.FromManifest(manifest) : null,
+    };
+    var files = ExperimentReport.WriteAll(result, options.Output, html);
+    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Reports: {string.Join(", ", files)} | total {total.Elapsed.TotalMinutes:F1} min"));
     return 0;
 }
 catch (OperationCanceledException)
@@ -63,12 +115,13 @@ catch (Exception e) when (e is PokeClassifierException or ArgumentException or I
     return 1;
 }
 
-internal sealed record Args(string? Data, int Seed, string Output)
+internal sealed record StudyArgs(string? Data, int Seed, string Output, string? DenseNet201, string? Vgg16, bool Download)
 {
-    public static Args Parse(string[] args)
+    public static StudyArgs Parse(string[] args)
     {
-        string? data = null;
+        string? data = null, densenet = null, vgg = null;
         var seed = 42;
+        var download = false;
         var output = Path.Combine(Environment.CurrentDirectory, "pokeclassifier-output");
         for (var i = 0; i < args.Length; i++)
         {
@@ -83,23 +136,37 @@ internal sealed record Args(string? Data, int Seed, string Output)
                 case "--out" when i + 1 < args.Length:
                     output = args[++i];
                     break;
+                case "--densenet201" when i + 1 < args.Length:
+                    densenet = args[++i];
+                    break;
+                case "--vgg16" when i + 1 < args.Length:
+                    vgg = args[++i];
+                    break;
+                case "--download":
+                    download = true;
+                    break;
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: PokemonStudy [--data <folder|manifest.csv>] [--seed N] [--out DIR]");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: PokemonStudy [--data <folder|manifest.csv>] [--seed N] [--out DIR] [--densenet201 FILE] [--vgg16 FILE] [--download]");
             }
         }
 
-        return new Args(data, seed, output);
+        return new StudyArgs(data, seed, output, densenet, vgg, download);
     }
 }
 
-/// <summary>One status line, rewritten in place at most ten times a second.</summary>
-internal sealed class ConsoleProgress<T>(Func<T, string> format) : IProgress<T>
+/// <summary>One status line on the terminal, rewritten in place at most ten times a second (nothing when output is redirected).</summary>
+internal sealed class StatusLine<T>(Func<T, string> format) : IProgress<T>
 {
     private readonly Lock _gate = new();
     private readonly Stopwatch _since = Stopwatch.StartNew();
 
     public void Report(T value)
     {
+        if (Console.IsOutputRedirected)
+        {
+            return;
+        }
+
         lock (_gate)
         {
             if (_since.ElapsedMilliseconds < 100)
@@ -108,7 +175,18 @@ internal sealed class ConsoleProgress<T>(Func<T, string> format) : IProgress<T>
             }
 
             _since.Restart();
-            Console.Write("\r" + format(value).PadRight(60));
+            Console.Write("\r" + format(value).PadRight(70)[..70]);
+        }
+    }
+}
+
+internal static class StatusLine
+{
+    public static void Clear()
+    {
+        if (!Console.IsOutputRedirected)
+        {
+            Console.Write("\r" + new string(' ', 70) + "\r");
         }
     }
 }

@@ -204,7 +204,7 @@ public sealed record Experiment
                         var validation = Array.Empty<int>();
                         if (config.Head is CustomHeadConfiguration custom)
                         {
-                            (train, validation) = ValidationRows(splits[f], custom.Training.ValidationFraction, seed, rowByPath);
+                            (train, validation) = ValidationRows(splits[f], custom.Training.ValidationFraction, custom.Training.Seed ?? seed, rowByPath);
                         }
 
                         var fit = Stopwatch.StartNew();

@@ -1,14 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
 using PokeClassifier.Backbones.Torch;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
 namespace PokeClassifier.Training;
 
 /// <summary>
-/// The study's training loop for any module that maps a batch to logits [n, k]: Adam over parameter groups, a per-epoch learning
+/// The study's training loop for any module that maps a batch to logits [n, k]: Adam over parameter groups (<see cref="AdamOptimizer"/>), a per-epoch learning
 /// rate schedule and optional reduce-on-plateau (both scale every group), cross-entropy with label smoothing and class weights,
 /// early stopping with restore-best-weights, a per-epoch history, progress after every batch and cancellation between batches.
 /// </summary>
@@ -82,15 +81,7 @@ internal static class TorchTrainer
         var plateau = options.ReduceOnPlateau;
         var plateauMetric = plateau is null ? TrainingMetric.ValidationLoss : (validation is null ? TrainingVariant(plateau.Monitor) : plateau.Monitor);
 
-        using var optimizer = new Adam(
-            parameterGroups.Select(g => new Adam.ParamGroup(g.Parameters, g.LearningRate, options.Beta1, options.Beta2, options.Epsilon, g.WeightDecay ?? options.WeightDecay)),
-            options.LearningRate,
-            options.Beta1,
-            options.Beta2,
-            options.Epsilon,
-            options.WeightDecay);
-        var optimizerGroups = optimizer.ParamGroups.ToArray();
-
+        var optimizer = new AdamOptimizer(parameterGroups, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay);
         var history = new List<EpochRecord>();
         var best = new Tracker(stopping?.Monitor ?? TrainingMetric.ValidationLoss, stopping?.MinDelta ?? 0);
         var plateauTracker = new Tracker(plateauMetric, plateau?.MinDelta ?? 0);
@@ -106,13 +97,13 @@ internal static class TorchTrainer
                 cancellationToken.ThrowIfCancellationRequested();
                 var watch = Stopwatch.StartNew();
                 var factor = options.Schedule.Factor(epoch) * plateauMultiplier;
-                for (var g = 0; g < optimizerGroups.Length; g++)
+                for (var g = 0; g < parameterGroups.Count; g++)
                 {
-                    optimizerGroups[g].LearningRate = parameterGroups[g].LearningRate * factor;
+                    optimizer.LearningRates[g] = parameterGroups[g].LearningRate * factor;
                 }
 
-                var learningRate = parameterGroups[0].LearningRate * factor;
-                hooks?.EpochStarting?.Invoke(epoch, optimizerGroups.Select(g => g.LearningRate).ToArray());
+                var learningRate = optimizer.LearningRates[0];
+                hooks?.EpochStarting?.Invoke(epoch, optimizer.LearningRates.ToArray());
                 if (hooks?.EnterTraining is { } enter)
                 {
                     enter(model);
@@ -137,9 +128,9 @@ internal static class TorchTrainer
                         var weights = classWeights is null ? null : tensor(indices.Select(i => classWeights[train.Labels[i]]).ToArray());
                         var logits = model.call(inputs);
                         var loss = ClassificationLoss.Mean(logits, targets, options.LabelSmoothing, weights);
-                        optimizer.zero_grad();
+                        optimizer.ZeroGrad();
                         loss.backward();
-                        optimizer.step();
+                        optimizer.Step();
                         lossSum += loss.item<float>() * (double)indices.Count;
                         correct += logits.argmax(1).eq(targets).sum().item<long>();
                     }

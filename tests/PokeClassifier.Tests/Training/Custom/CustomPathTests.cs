@@ -74,6 +74,7 @@ public sealed class CustomPathTests(CustomPathFixture fixture) : IClassFixture<C
         Assert.Equal(training.History.Count, batches.Count(p => p.Training!.Value.CompletedEpoch is not null));
         Assert.All(batches, p => Assert.Equal(ClassificationStage.Training, p.Stage));
         Assert.Contains(fixture.Progress, p => p.Stage == ClassificationStage.Featurizing && p.Total == run.Split.Train.Count + run.Split.Validation.Count);
+        Assert.Contains($"Training: {training.History.Count} epoch(s)", run.ToReport(), StringComparison.Ordinal);
     }
 
     [Fact]

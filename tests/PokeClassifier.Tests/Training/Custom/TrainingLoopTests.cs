@@ -133,6 +133,43 @@ public sealed class TrainingLoopTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Given_the_same_gradients_When_the_fused_Adam_steps_Then_it_matches_TorchSharps_Adam_with_parameter_groups_and_weight_decay()
+    {
+        int[] shape = [37];
+        var data = Clusters.Make(3, 10, shape, seed: 33);
+        using var reference = HeadNetwork.Build(CustomHeadOptions.FlattenDense256(), shape, 3, seed: 4);
+        using var fused = HeadNetwork.Build(CustomHeadOptions.FlattenDense256(), shape, 3, seed: 4);
+        using var torchAdam = new TorchSharp.Modules.Adam(
+            [new TorchSharp.Modules.Adam.ParamGroup(Parameters(reference, "dense"), 1e-3, 0.9, 0.999, 1e-7, 0.01), new TorchSharp.Modules.Adam.ParamGroup(Parameters(reference, "classifier"), 5e-3, 0.9, 0.999, 1e-7, 0.01)],
+            1e-3, 0.9, 0.999, 1e-7, 0.01);
+        var adam = new AdamOptimizer([new ParameterGroup("dense", Parameters(fused, "dense"), 1e-3), new ParameterGroup("classifier", Parameters(fused, "classifier"), 5e-3)], 0.9, 0.999, 1e-7, 0.01);
+        var source = data.Source();
+        int[] all = [.. Enumerable.Range(0, source.Count)];
+        for (var step = 0; step < 6; step++)
+        {
+            using var scope = NewDisposeScope();
+            var inputs = source.Inputs(all, true, new Random(0));
+            var targets = tensor(data.Labels.Select(l => (long)l).ToArray());
+            torchAdam.zero_grad();
+            ClassificationLoss.Mean(reference.call(inputs), targets, 0, null).backward();
+            torchAdam.step();
+            adam.ZeroGrad();
+            ClassificationLoss.Mean(fused.call(inputs), targets, 0, null).backward();
+            adam.Step();
+        }
+
+        var expected = Weights(reference);
+        var actual = Weights(fused);
+        foreach (var (name, values) in expected)
+        {
+            var largest = values.Zip(actual[name], (a, b) => Math.Abs(a - b)).Max();
+            Assert.True(largest < 1e-6, $"{name}: largest difference {largest}");
+        }
+
+        Assert.NotEqual(Weights(HeadNetwork.Build(CustomHeadOptions.FlattenDense256(), shape, 3, seed: 4))["dense.weight"], actual["dense.weight"]);
+    }
+
+    [Fact]
     public void Given_reduce_on_plateau_When_the_validation_loss_stops_improving_Then_the_rate_drops_by_the_factor_after_patience_epochs()
     {
         int[] shape = [64];

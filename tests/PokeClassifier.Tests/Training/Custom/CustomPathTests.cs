@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Text.Json;
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;
+using PokeClassifier.Reporting;
 using PokeClassifier.Training;
 
 namespace PokeClassifier.Tests.Training.Custom;
@@ -136,6 +137,17 @@ public sealed class CustomPathTests(CustomPathFixture fixture) : IClassFixture<C
         Assert.True(torch.Metrics.Accuracy >= 0.8, $"TorchSharp accuracy {torch.Metrics.Accuracy}");
         Assert.Equal(0, torch.Timings.FeaturesComputed);
         Assert.True(torch.ModelSizeBytes > 0);
+
+        var html = ExperimentReport.ToHtml(result);
+        Assert.Contains("Learning rate per epoch", html, StringComparison.Ordinal);
+        Assert.Contains("No history (ML.NET heads fit in one call): mlnet", html, StringComparison.Ordinal);
+        using var json = JsonDocument.Parse(ExperimentReport.ToJson(result with
+        {
+            Configurations = [mlnet, torch with { TrainingHistory = [.. torch.TrainingHistory, torch.TrainingHistory[^1] with { Epoch = 99, TrainLoss = double.NaN }] }],
+        }));
+        var history = json.RootElement.GetProperty("configurations")[1].GetProperty("trainingHistory");
+        Assert.Equal(torch.TrainingHistory.Count + 1, history.GetArrayLength());
+        Assert.Equal(JsonValueKind.Null, history[torch.TrainingHistory.Count].GetProperty("trainLoss").ValueKind);
     }
 
     [Fact]

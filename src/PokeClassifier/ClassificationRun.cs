@@ -72,6 +72,11 @@ public sealed class ClassificationRun : IDisposable
         var sb = new StringBuilder();
         sb.AppendLine(CultureInfo.InvariantCulture, $"{Classifier} | {Dataset} | split: {Split}");
         sb.AppendLine(Timings.ToString());
+        if (Classifier.Training is { } training)
+        {
+            sb.AppendLine(CultureInfo.InvariantCulture, $"Training: {training}");
+        }
+
         sb.AppendLine();
         sb.AppendLine(Metrics.ToTable());
         sb.AppendLine(CultureInfo.InvariantCulture, $"Worst {worstClasses} classes (by F1):");

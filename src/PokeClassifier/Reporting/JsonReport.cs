@@ -137,8 +137,8 @@ internal static class JsonReport
         {
             w.WriteStartObject();
             w.WriteNumber("epoch", e.Epoch);
-            w.WriteNumber("trainLoss", e.TrainLoss);
-            w.WriteNumber("trainAccuracy", e.TrainAccuracy);
+            NullableNumber(w, "trainLoss", e.TrainLoss);
+            NullableNumber(w, "trainAccuracy", e.TrainAccuracy);
             NullableNumber(w, "validationLoss", e.ValidationLoss);
             NullableNumber(w, "validationAccuracy", e.ValidationAccuracy);
             w.WriteNumber("learningRate", e.LearningRate);
@@ -228,9 +228,10 @@ internal static class JsonReport
         w.WriteEndObject();
     }
 
+    /// <summary>A number, or null when there is none or it is not finite (a diverged training run has NaN losses; JSON has no NaN).</summary>
     private static void NullableNumber(Utf8JsonWriter w, string name, double? value)
     {
-        if (value is { } v)
+        if (value is { } v && double.IsFinite(v))
         {
             w.WriteNumber(name, v);
         }

@@ -51,20 +51,26 @@ try
     var experiment = Experiment.For(dataset)
         .WithSplit(new SplitOptions { TrainFraction = 0.75, ValidationFraction = 0, TestFraction = 0.25, Seed = options.Seed, SmallClasses = SmallClassPolicy.TrainOnly })
         .WithWeightStore(new WeightStoreOptions { AllowDownload = options.Download })
-        .Add("ResNet18 + ML.NET L-BFGS", BackboneSpec.ResNet18, HeadConfiguration.MLNet(MLNetTrainer.LbfgsMaximumEntropy));
+        .Add("ResNet18 + ML.NET L-BFGS", BackboneSpec.ResNet18, HeadConfiguration.MLNet(MLNetTrainer.LbfgsMaximumEntropy))
+        .Add("ResNet18 + GAP-Dense (study)", BackboneSpec.ResNet18, HeadConfiguration.Custom(CustomHeadOptions.GlobalAveragePoolDense()))
+        .Add("ResNet18 + Flatten-256-Dense (study)", BackboneSpec.ResNet18, HeadConfiguration.Custom(CustomHeadOptions.FlattenDense256()));
 
     // The study's backbones: used when their weights are here (explicit path, or the weight cache), skipped with one line otherwise.
     var store = new WeightStore(new WeightStoreOptions { AllowDownload = options.Download });
-    foreach (var (name, spec, path) in new[]
+    // Each with the study's own head (DenseNet201: global average pooling + softmax; VGG16: flatten + 256 ReLU + softmax; Adam,
+    // learning rate reduced every epoch, 10 epochs, batch 32, early stopping) and with the ML.NET head.
+    foreach (var (name, spec, path, studyHead, studyHeadName) in new[]
     {
-        ("DenseNet201", BackboneSpec.DenseNet201Torch(), options.DenseNet201),
-        ("VGG16", BackboneSpec.VGG16Torch(), options.Vgg16),
+        ("DenseNet201", BackboneSpec.DenseNet201Torch(), options.DenseNet201, CustomHeadOptions.GlobalAveragePoolDense(), "GAP-Dense"),
+        ("VGG16", BackboneSpec.VGG16Torch(), options.Vgg16, CustomHeadOptions.FlattenDense256(), "Flatten-256-Dense"),
     })
     {
         try
         {
             var resolved = await store.ResolveAsync(spec, path, cancellationToken: cts.Token);
-            experiment = experiment.Add($"{name} + ML.NET L-BFGS", resolved, HeadConfiguration.MLNet(MLNetTrainer.LbfgsMaximumEntropy));
+            experiment = experiment
+                .Add($"{name} + {studyHeadName} (study)", resolved, HeadConfiguration.Custom(studyHead))
+                .Add($"{name} + ML.NET L-BFGS", resolved, HeadConfiguration.MLNet(MLNetTrainer.LbfgsMaximumEntropy));
         }
         catch (WeightsUnavailableException e)
         {

@@ -13,7 +13,7 @@ namespace PokeClassifier.Training;
 /// A trained image classifier: a backbone and a head. Predicts labels for image files or bytes, evaluates on labelled images,
 /// and saves to one file that is also a plain ML.NET model. Thread-safe for prediction; dispose it to free the native sessions.
 /// </summary>
-public sealed class TrainedClassifier : IDisposable
+public sealed partial class TrainedClassifier : IDisposable
 {
     private const string ManifestEntry = "PokeClassifier/manifest.json";
     private const string HeadEntry = "PokeClassifier/head.zip";

@@ -131,7 +131,7 @@ internal sealed class OnnxGraphBuilder
     private readonly List<(string Key, string Value)> _metadata = [];
     private readonly List<(string Domain, long Version)> _extraOpsets = [];
     private readonly List<(string Name, long[] Dims, int DataType, byte[] Raw)> _initializers = [];
-    private readonly List<(string OpType, string[] Inputs, string[] Outputs, string Name, OnnxAttribute[] Attributes)> _nodes = [];
+    private readonly List<(string OpType, string[] Inputs, string[] Outputs, string Name, OnnxAttribute[] Attributes, string Domain)> _nodes = [];
 
     public OnnxGraphBuilder(string graphName, long opsetVersion = 17, string producerName = "PokeClassifier")
     {
@@ -212,13 +212,55 @@ internal sealed class OnnxGraphBuilder
         return this;
     }
 
+    /// <summary>
+    /// A constant read from another model, written back with its element type: float, int64, int32, or one-byte types (bool, uint8,
+    /// int8). Float values may have been changed (fine-tuned weights); the name and shape are the tensor's.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The tensor's element type has no values this library can write (float16, strings, ...).</exception>
+    public OnnxGraphBuilder AddInitializer(OnnxTensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        if (tensor.Floats is { } floats)
+        {
+            // Doubles are narrowed to float when read; they are written as float.
+            return AddInitializer(tensor.Name, tensor.Dims, floats);
+        }
+
+        if (tensor.Int64s is not { } ints)
+        {
+            throw new NotSupportedException($"Initializer '{tensor.Name}' has ONNX element type {tensor.DataType}, which the ONNX writer cannot copy.");
+        }
+
+        var width = tensor.DataType switch { Int64Type => 8, 6 => 4, 2 or 3 or 9 => 1, _ => 8 };
+        var dataType = width == 8 ? Int64Type : tensor.DataType;
+        var raw = new byte[ints.Length * width];
+        for (var i = 0; i < ints.Length; i++)
+        {
+            switch (width)
+            {
+                case 8: BinaryPrimitives.WriteInt64LittleEndian(raw.AsSpan(i * 8), ints[i]); break;
+                case 4: BinaryPrimitives.WriteInt32LittleEndian(raw.AsSpan(i * 4), checked((int)ints[i])); break;
+                default: raw[i] = unchecked((byte)ints[i]); break;
+            }
+        }
+
+        CheckCount(tensor.Name, tensor.Dims, ints.Length);
+        _initializers.Add((tensor.Name, [.. tensor.Dims], dataType, raw));
+        return this;
+    }
+
     /// <summary>An operator node of the default ONNX domain.</summary>
     public OnnxGraphBuilder AddNode(string opType, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, params OnnxAttribute[] attributes) =>
         AddNamedNode(opType, $"{opType}_{_nodes.Count}", inputs, outputs, attributes);
 
     /// <summary>An operator node with an explicit node name.</summary>
-    public OnnxGraphBuilder AddNamedNode(string opType, string name, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, params OnnxAttribute[] attributes)
+    public OnnxGraphBuilder AddNamedNode(string opType, string name, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, params OnnxAttribute[] attributes) =>
+        AddDomainNode(string.Empty, opType, name, inputs, outputs, attributes);
+
+    /// <summary>An operator node of another domain (for example <c>ai.onnx.ml</c>; import its opset with <see cref="AddOpset"/>).</summary>
+    public OnnxGraphBuilder AddDomainNode(string domain, string opType, string name, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, params OnnxAttribute[] attributes)
     {
+        ArgumentNullException.ThrowIfNull(domain);
         ArgumentException.ThrowIfNullOrEmpty(opType);
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(inputs);
@@ -228,7 +270,7 @@ internal sealed class OnnxGraphBuilder
             throw new ArgumentException($"Node {name} ({opType}) needs at least one output.", nameof(outputs));
         }
 
-        _nodes.Add((opType, [.. inputs], [.. outputs], name, [.. attributes]));
+        _nodes.Add((opType, [.. inputs], [.. outputs], name, [.. attributes], domain));
         return this;
     }
 
@@ -319,6 +361,11 @@ internal sealed class OnnxGraphBuilder
                 foreach (var attribute in node.Attributes)
                 {
                     n.WriteMessage(5, a => WriteAttribute(a, attribute));
+                }
+
+                if (node.Domain.Length > 0)
+                {
+                    n.WriteString(7, node.Domain);
                 }
             });
         }

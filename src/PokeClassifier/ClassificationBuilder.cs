@@ -61,7 +61,7 @@ public sealed record ClassificationBuilder
 
     internal WeightStoreOptions? WeightStore { get; init; }
 
-    internal MLNetHeadOptions Head { get; init; } = new();
+    internal HeadConfiguration Head { get; init; } = HeadConfiguration.MLNet();
 
     internal FeaturizerOptions Featurizer { get; init; } = new();
 
@@ -109,15 +109,26 @@ public sealed record ClassificationBuilder
         return this with { Backbone = () => backbone, WeightsPath = weightsPath, WeightStore = weightStore };
     }
 
-    /// <summary>The ML.NET head with default options for <paramref name="trainer"/>.</summary>
-    public ClassificationBuilder WithMLNetHead(MLNetTrainer trainer = MLNetTrainer.LbfgsMaximumEntropy) => this with { Head = new MLNetHeadOptions { Trainer = trainer } };
+    /// <summary>The ML.NET head with default options for <paramref name="trainer"/> (the default head).</summary>
+    public ClassificationBuilder WithMLNetHead(MLNetTrainer trainer = MLNetTrainer.LbfgsMaximumEntropy) => this with { Head = HeadConfiguration.MLNet(trainer) };
 
     /// <summary>The ML.NET head with explicit options.</summary>
     public ClassificationBuilder WithMLNetHead(MLNetHeadOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return this with { Head = options };
+        return this with { Head = HeadConfiguration.MLNet(options) };
     }
+
+    /// <summary>
+    /// A head trained through TorchSharp on the cached backbone features, with the study's training loop: one of the study's heads
+    /// (<see cref="CustomHeadKind.GlobalAveragePoolDense"/>, <see cref="CustomHeadKind.FlattenDense256"/>) or an MLP, Adam, a
+    /// learning rate reduced every epoch, early stopping on the validation set. The split's validation set is used; when it has
+    /// none, <see cref="TrainingOptions.ValidationFraction"/> of the training images is held out (whole groups).
+    /// Progress reports each batch (<see cref="ClassificationProgress.Training"/>); the history is in <see cref="TrainedClassifier.Training"/>.
+    /// </summary>
+    /// <param name="head">The architecture; <see langword="null"/> for <see cref="CustomHeadOptions"/>' defaults.</param>
+    /// <param name="training">The loop; <see langword="null"/> for <see cref="TrainingOptions"/>' defaults (the study's).</param>
+    public ClassificationBuilder WithCustomHead(CustomHeadOptions? head = null, TrainingOptions? training = null) => this with { Head = HeadConfiguration.Custom(head, training) };
 
     /// <summary>Featurizer options (parallelism, intra-op threads, cache).</summary>
     public ClassificationBuilder WithFeaturizer(FeaturizerOptions options)
@@ -157,7 +168,7 @@ public sealed record ClassificationBuilder
         var backbone = await ResolveBackboneAsync(progress, cancellationToken).ConfigureAwait(false);
         var dataset = await LoadAsync(progress, cancellationToken).ConfigureAwait(false);
         var split = FixedSplit ?? (SplitFile is not null ? DatasetSplit.FromFile(dataset, SplitFile) : dataset.Split(SplitOptions));
-        var classifier = await TrainCoreAsync(backbone, split.Classes, split.Train, progress, cancellationToken).ConfigureAwait(false);
+        var classifier = await TrainCoreAsync(backbone, split.Classes, split.Train, split.Validation, progress, cancellationToken).ConfigureAwait(false);
         try
         {
             var watch = Stopwatch.StartNew();
@@ -183,13 +194,13 @@ public sealed record ClassificationBuilder
         Validate();
         var classes = items.Select(i => i.Label).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         var backbone = await ResolveBackboneAsync(progress, cancellationToken).ConfigureAwait(false);
-        return (await TrainCoreAsync(backbone, classes, items, progress, cancellationToken).ConfigureAwait(false)).Classifier;
+        return (await TrainCoreAsync(backbone, classes, items, [], progress, cancellationToken).ConfigureAwait(false)).Classifier;
     }
 
     private void Validate()
     {
         var problems = new List<string>();
-        foreach (var check in new Action[] { SplitOptions.Validate, Head.Validate, Featurizer.Validate, LoadOptions.Validate, WeightStore is null ? () => { } : WeightStore.Validate })
+        foreach (var check in new Action[] { SplitOptions.Validate, Featurizer.Validate, LoadOptions.Validate, WeightStore is null ? () => { } : WeightStore.Validate })
         {
             try
             {
@@ -200,6 +211,8 @@ public sealed record ClassificationBuilder
                 problems.Add(e.Message);
             }
         }
+
+        problems.AddRange(Head.Validate());
 
         if (problems.Count > 0)
         {
@@ -221,7 +234,7 @@ public sealed record ClassificationBuilder
     }
 
     private async Task<(TrainedClassifier Classifier, RunTimings Timings, IReadOnlyList<SkippedFile> Skipped)> TrainCoreAsync(
-        BackboneSpec backbone, IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, IProgress<ClassificationProgress>? progress, CancellationToken cancellationToken)
+        BackboneSpec backbone, IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, IReadOnlyList<DatasetItem> validation, IProgress<ClassificationProgress>? progress, CancellationToken cancellationToken)
     {
         var trainedClasses = train.Select(i => i.Label).Distinct(StringComparer.Ordinal).Count();
         if (trainedClasses < 2)
@@ -229,24 +242,51 @@ public sealed record ClassificationBuilder
             throw new DatasetException($"Training needs at least two classes; the training set has {trainedClasses}. A classifier cannot learn to tell one class from nothing.");
         }
 
+        // Only heads trained in epochs use a validation set: the split's, else a group-aware share of the training images.
+        var custom = Head as CustomHeadConfiguration;
+        if (custom is null)
+        {
+            validation = [];
+        }
+        else if (validation.Count == 0)
+        {
+            (train, validation) = Splitter.Holdout(train, custom.Training.ValidationFraction, custom.Training.Seed ?? SplitOptions.Seed);
+        }
+
         var featurizer = new ImageFeaturizer(backbone, Featurizer);
         try
         {
             var watch = Stopwatch.StartNew();
             var features = await featurizer.FeaturizeAsync(
-                train,
+                [.. train, .. validation],
                 progress is null ? null : new StageProgress(progress, ClassificationStage.Featurizing),
                 cancellationToken).ConfigureAwait(false);
             var featurization = watch.Elapsed;
             progress?.Report(new ClassificationProgress(ClassificationStage.Training, 0, 1));
             watch.Restart();
-            var raw = Enumerable.Range(0, features.Items.Count).Select(features.Raw).ToArray();
-            var head = await Task.Run(
-                () => MLNetHead.Train(classes, features.Items.Select(i => i.Label).ToArray(), raw, [.. featurizer.OutputShape], Head, SplitOptions.Seed, cancellationToken),
-                cancellationToken).ConfigureAwait(false);
+            var validationPaths = validation.Select(i => i.Path).ToHashSet(StringComparer.Ordinal);
+            var trainRows = Enumerable.Range(0, features.Items.Count).Where(r => !validationPaths.Contains(features.Items[r].Path)).ToArray();
+            var validationRows = Enumerable.Range(0, features.Items.Count).Where(r => validationPaths.Contains(features.Items[r].Path)).ToArray();
+            var shape = featurizer.OutputShape.ToArray();
+            IClassifierHead head = custom is null
+                ? await Task.Run(
+                    () => MLNetHead.Train(classes, trainRows.Select(r => features.Items[r].Label).ToArray(), trainRows.Select(features.Raw).ToArray(), shape, ((MLNetHeadConfiguration)Head).Options, SplitOptions.Seed, cancellationToken),
+                    cancellationToken).ConfigureAwait(false)
+                : await Task.Run(
+                    () => TorchHead.Train(
+                        classes,
+                        (trainRows.Select(features.Raw).ToArray(), trainRows.Select(r => features.Items[r].Label).ToArray()),
+                        validationRows.Length == 0 ? null : (validationRows.Select(features.Raw).ToArray(), validationRows.Select(r => features.Items[r].Label).ToArray()),
+                        shape,
+                        custom.Head,
+                        custom.Training,
+                        SplitOptions.Seed,
+                        progress is null ? null : new TrainingStage(progress),
+                        cancellationToken),
+                    cancellationToken).ConfigureAwait(false);
             progress?.Report(new ClassificationProgress(ClassificationStage.Training, 1, 1));
             var timings = new RunTimings { Featurization = featurization, Training = watch.Elapsed, CacheHits = features.CacheHits, Computed = features.Computed };
-            return (new TrainedClassifier(featurizer, ownsFeaturizer: true, head, $"ML.NET {Head.Trainer}"), timings, features.Failed);
+            return (new TrainedClassifier(featurizer, ownsFeaturizer: true, head, Head.Description), timings, features.Failed);
         }
         catch
         {
@@ -279,6 +319,12 @@ public sealed record ClassificationBuilder
     private sealed class StageProgress(IProgress<ClassificationProgress> inner, ClassificationStage stage) : IProgress<FeaturizationProgress>
     {
         public void Report(FeaturizationProgress value) => inner.Report(new ClassificationProgress(stage, value.Completed, value.Total));
+    }
+
+    private sealed class TrainingStage(IProgress<ClassificationProgress> inner) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) =>
+            inner.Report(new ClassificationProgress(ClassificationStage.Training, ((value.Epoch - 1) * value.Batches) + value.Batch, value.Epochs * value.Batches) { Training = value });
     }
 
     private sealed class DownloadStage(IProgress<ClassificationProgress> inner) : IProgress<DownloadProgress>

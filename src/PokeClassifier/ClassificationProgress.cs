@@ -1,3 +1,5 @@
+using PokeClassifier.Training;
+
 namespace PokeClassifier;
 
 /// <summary>The step a classification run is in.</summary>
@@ -21,10 +23,13 @@ public enum ClassificationStage
 
 /// <summary>Progress of a classification run: the stage and how far it is.</summary>
 /// <param name="Stage">The current stage.</param>
-/// <param name="Completed">Units done in this stage (images, 0/1 for training, KiB for downloads).</param>
+/// <param name="Completed">Units done in this stage (images; for training 0/1 for an ML.NET head, batches of all epochs for a TorchSharp head; KiB for downloads).</param>
 /// <param name="Total">Units in this stage.</param>
 public readonly record struct ClassificationProgress(ClassificationStage Stage, int Completed, int Total)
 {
+    /// <summary>While a TorchSharp head trains: its epoch, batch and loss (reported after every batch); otherwise <see langword="null"/>.</summary>
+    public TrainingProgress? Training { get; init; }
+
     /// <summary>Fraction of the stage done, 0 to 1.</summary>
     public double Fraction => Total <= 0 ? 0 : (double)Completed / Total;
 

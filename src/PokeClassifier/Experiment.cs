@@ -151,7 +151,10 @@ public sealed record Experiment
         var seed = Folds > 0 ? KFoldSeed : SplitOptions.Seed;
         var splits = Folds > 0 ? Dataset.KFold(Folds, KFoldSeed) : [FixedSplit ?? Dataset.Split(SplitOptions)];
         var classes = splits[0].Classes;
-        var items = splits.SelectMany(s => s.Train.Concat(s.Test)).DistinctBy(i => i.Path, StringComparer.Ordinal).ToArray();
+
+        // Validation images are featurized only for heads that train in epochs; ML.NET heads train on the training set alone.
+        var needsValidation = Configurations.Any(c => c.Head is CustomHeadConfiguration);
+        var items = splits.SelectMany(s => needsValidation ? s.Train.Concat(s.Validation).Concat(s.Test) : s.Train.Concat(s.Test)).DistinctBy(i => i.Path, StringComparer.Ordinal).ToArray();
         var skipped = new List<SkippedFile>(Dataset.Skipped);
         var results = new ConfigurationResult?[Configurations.Count];
         var units = Configurations.Count * splits.Count;
@@ -198,8 +201,15 @@ public sealed record Experiment
                             throw new DatasetException($"Configuration '{config.Name}', fold {f + 1}: no test image could be featurized.");
                         }
 
+                        var validation = Array.Empty<int>();
+                        if (config.Head is CustomHeadConfiguration custom)
+                        {
+                            (train, validation) = ValidationRows(splits[f], custom.Training.ValidationFraction, seed, rowByPath);
+                        }
+
                         var fit = Stopwatch.StartNew();
-                        var head = await Task.Run(() => TrainHead(config.Head, classes, features, train, featurizer, seed, cancellationToken), cancellationToken).ConfigureAwait(false);
+                        var trainingProgress = progress is null ? null : new TrainingStage(progress, subject, unitsDone, units);
+                        var head = await Task.Run(() => TrainHead(config.Head, classes, features, train, validation, featurizer, seed, trainingProgress, cancellationToken), cancellationToken).ConfigureAwait(false);
                         var trainingSeconds = fit.Elapsed.TotalSeconds;
                         var scores = head.Score(test.Select(features.Raw).ToArray());
                         var predictions = test.Select((row, i) => new Prediction
@@ -217,10 +227,15 @@ public sealed record Experiment
                             TestCount = test.Length,
                             Metrics = Evaluator.ComputeMetrics(classes, predictions),
                             TrainingSeconds = trainingSeconds,
+                            TrainingHistory = head.Training?.History ?? [],
                         });
                         if (f == 0)
                         {
                             first = new TrainedClassifier(featurizer, ownsFeaturizer: false, head, config.Head.Description);
+                        }
+                        else
+                        {
+                            head.Dispose();
                         }
 
                         unitsDone++;
@@ -297,7 +312,8 @@ public sealed record Experiment
         return resolved;
     }
 
-    private static MLNetHead TrainHead(HeadConfiguration head, IReadOnlyList<string> classes, FeatureSet features, int[] rows, ImageFeaturizer featurizer, int seed, CancellationToken cancellationToken) => head switch
+    private static IClassifierHead TrainHead(
+        HeadConfiguration head, IReadOnlyList<string> classes, FeatureSet features, int[] rows, int[] validationRows, ImageFeaturizer featurizer, int seed, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) => head switch
     {
         MLNetHeadConfiguration mlnet => MLNetHead.Train(
             classes,
@@ -307,8 +323,30 @@ public sealed record Experiment
             mlnet.Options,
             seed,
             cancellationToken),
+        CustomHeadConfiguration custom => TorchHead.Train(
+            classes,
+            (rows.Select(features.Raw).ToArray(), rows.Select(r => features.Items[r].Label).ToArray()),
+            validationRows.Length == 0 ? null : (validationRows.Select(features.Raw).ToArray(), validationRows.Select(r => features.Items[r].Label).ToArray()),
+            [.. featurizer.OutputShape],
+            custom.Head,
+            custom.Training,
+            seed,
+            progress,
+            cancellationToken),
         _ => throw new NotSupportedException($"The training path '{head.TrainingPath}' ({head.GetType().Name}) is not available in this version of PokeClassifier."),
     };
+
+    /// <summary>The split's validation set, or when it has none a group-aware share of its training set (<see cref="TrainingOptions.ValidationFraction"/>).</summary>
+    private static (int[] Train, int[] Validation) ValidationRows(DatasetSplit split, double fraction, int seed, Dictionary<string, int> rowByPath)
+    {
+        if (split.Validation.Count > 0)
+        {
+            return (Rows(split.Train, rowByPath), Rows(split.Validation, rowByPath));
+        }
+
+        var (train, validation) = Splitter.Holdout(split.Train, fraction, seed);
+        return (Rows(train, rowByPath), Rows(validation, rowByPath));
+    }
 
     private static int[] Rows(IReadOnlyList<DatasetItem> items, Dictionary<string, int> rowByPath) =>
         items.Select(i => rowByPath.TryGetValue(i.Path, out var r) ? r : -1).Where(r => r >= 0).ToArray();
@@ -445,6 +483,11 @@ public sealed record Experiment
     private sealed class FeatureProgress(IProgress<ExperimentProgress> inner, string backbone) : IProgress<FeaturizationProgress>
     {
         public void Report(FeaturizationProgress value) => inner.Report(new ExperimentProgress(ExperimentStage.Featurizing, backbone, value.Completed, value.Total));
+    }
+
+    private sealed class TrainingStage(IProgress<ExperimentProgress> inner, string subject, int completed, int total) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value) => inner.Report(new ExperimentProgress(ExperimentStage.Training, subject, completed, total) { Training = value });
     }
 
     private sealed class DownloadStage(IProgress<ExperimentProgress> inner, string backbone) : IProgress<DownloadProgress>

@@ -1,3 +1,5 @@
+using PokeClassifier.Training;
+
 namespace PokeClassifier;
 
 /// <summary>The step an experiment is in.</summary>
@@ -23,6 +25,9 @@ public enum ExperimentStage
 /// <param name="Total">Units in this stage.</param>
 public readonly record struct ExperimentProgress(ExperimentStage Stage, string Subject, int Completed, int Total)
 {
+    /// <summary>While a TorchSharp head trains: its epoch, batch and loss (reported after every batch); otherwise <see langword="null"/>.</summary>
+    public TrainingProgress? Training { get; init; }
+
     /// <summary>Fraction of the stage done, 0 to 1.</summary>
     public double Fraction => Total <= 0 ? 0 : (double)Completed / Total;
 

@@ -91,6 +91,35 @@ internal static class Splitter
             .ToArray();
     }
 
+    /// <summary>
+    /// Holds out about <paramref name="fraction"/> of each class's items for validation, in whole groups (<see cref="DatasetItem.GroupKey"/>)
+    /// drawn with the seed; a class keeps at least one group for training, so a class with one group stays whole in training.
+    /// </summary>
+    public static (IReadOnlyList<DatasetItem> Train, IReadOnlyList<DatasetItem> Validation) Holdout(IReadOnlyList<DatasetItem> items, double fraction, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(items);
+        if (fraction <= 0)
+        {
+            return (items, []);
+        }
+
+        var rng = new Random(seed);
+        var train = new List<DatasetItem>();
+        var validation = new List<DatasetItem>();
+        foreach (var (_, groups) in Units(items, groupAware: true))
+        {
+            var shuffled = Shuffle(groups, rng);
+            var target = Math.Max(1, (int)Math.Round(shuffled.Sum(g => g.Count) * fraction));
+            var i = Deal(shuffled, 0, target, shuffled.Count - 1, validation);
+            for (; i < shuffled.Count; i++)
+            {
+                train.AddRange(shuffled[i]);
+            }
+        }
+
+        return (train, validation);
+    }
+
     private static int Deal(List<List<DatasetItem>> groups, int start, int target, int maxGroups, List<DatasetItem> into)
     {
         var taken = 0;
@@ -113,10 +142,12 @@ internal static class Splitter
         return i;
     }
 
-    private static List<(string Label, List<List<DatasetItem>> Groups)> Units(ImageDataset dataset, bool groupAware)
+    private static List<(string Label, List<List<DatasetItem>> Groups)> Units(ImageDataset dataset, bool groupAware) => Units(dataset.Items, groupAware);
+
+    private static List<(string Label, List<List<DatasetItem>> Groups)> Units(IEnumerable<DatasetItem> items, bool groupAware)
     {
         // A group is assigned to the class most of its items carry, so a group that straddles classes still moves as one unit.
-        var groups = dataset.Items.GroupBy(i => groupAware ? i.GroupKey : i.Path, StringComparer.Ordinal)
+        var groups = items.GroupBy(i => groupAware ? i.GroupKey : i.Path, StringComparer.Ordinal)
             .Select(g => g.OrderBy(i => i.Path, StringComparer.Ordinal).ToList())
             .ToList();
         return groups

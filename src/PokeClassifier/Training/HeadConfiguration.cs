@@ -1,8 +1,8 @@
 namespace PokeClassifier.Training;
 
 /// <summary>
-/// What is trained on top of a backbone in an <see cref="Experiment"/>: the training path (ML.NET today; a TorchSharp path with
-/// fine-tuning is planned) and its options. A closed hierarchy: create instances with the static factories or the derived
+/// What is trained on top of a backbone in an <see cref="Experiment"/>: the training path (ML.NET, or a TorchSharp head trained
+/// with the study's loop) and its options. A closed hierarchy: create instances with the static factories or the derived
 /// types' constructors; new paths are added as new derived types without changing the existing ones.
 /// </summary>
 public abstract record HeadConfiguration
@@ -26,6 +26,12 @@ public abstract record HeadConfiguration
 
     /// <summary>An ML.NET multiclass head on frozen backbone features, with explicit options.</summary>
     public static MLNetHeadConfiguration MLNet(MLNetHeadOptions options) => new(options);
+
+    /// <summary>
+    /// A head trained through TorchSharp on frozen (cached) backbone features: one of the study's heads or an MLP, with the study's
+    /// training loop (Adam, a learning rate reduced every epoch, early stopping); <see langword="null"/> options take the defaults.
+    /// </summary>
+    public static CustomHeadConfiguration Custom(CustomHeadOptions? head = null, TrainingOptions? training = null) => new(head ?? new CustomHeadOptions(), training ?? new TrainingOptions());
 
     /// <summary>Checks the options and returns every problem found (empty when valid).</summary>
     public abstract IReadOnlyList<string> Validate();

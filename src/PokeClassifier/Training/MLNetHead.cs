@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Trainers;
@@ -11,8 +12,14 @@ namespace PokeClassifier.Training;
 /// The ML.NET transfer path: a multiclass trainer fitted on cached backbone features, and the full image-to-label ML.NET model
 /// (resize, pixels, the backbone's ONNX graph, the head) built around it for saving.
 /// </summary>
-internal sealed class MLNetHead
+internal sealed class MLNetHead : IClassifierHead
 {
+    /// <summary>The training path's name, also the manifest's head kind.</summary>
+    public const string TrainingPath = "ML.NET";
+
+    /// <summary>The head alone (features in), inside the saved file.</summary>
+    internal const string HeadEntry = "PokeClassifier/head.zip";
+
     internal const string ImageColumn = "Image";
     internal const string FeaturesColumn = "Features";
     internal const string LabelColumn = "Label";
@@ -35,6 +42,10 @@ internal sealed class MLNetHead
     public IReadOnlyList<string> Classes { get; }
 
     public int[] FeatureShape { get; }
+
+    public string Kind => TrainingPath;
+
+    public TrainingSummary? Training => null;
 
     private int FeatureLength => FeatureShape.Aggregate(1, (a, b) => a * b);
 
@@ -64,6 +75,47 @@ internal sealed class MLNetHead
 
     public static MLNetHead FromTransformer(MLContext context, ITransformer head, IReadOnlyList<string> classes, int[] featureShape) =>
         new(context, head, classes, featureShape);
+
+    /// <summary>Reads the head of a saved ML.NET-path model.</summary>
+    /// <exception cref="ModelLoadException">The file lacks the head.</exception>
+    public static MLNetHead Load(ZipArchive zip, SavedManifest manifest, string path)
+    {
+        var entry = zip.GetEntry(HeadEntry) ?? throw new ModelLoadException($"'{path}' lacks {HeadEntry}.");
+        using var stream = new MemoryStream();
+        using (var s = entry.Open())
+        {
+            s.CopyTo(stream);
+        }
+
+        stream.Position = 0;
+        var context = new MLContext(seed: 0);
+        return FromTransformer(context, context.Model.Load(stream, out _), manifest.Classes, manifest.FeatureShape);
+    }
+
+    /// <summary>
+    /// Writes a complete ML.NET model (image in, <c>PredictedLabel</c> and <c>Score</c> out, the backbone's ONNX graph inside), plus
+    /// the head alone and the manifest for the library's fast path.
+    /// </summary>
+    public void Save(string path, BackboneSpec backbone, SavedManifest manifest)
+    {
+        // The input schema (one MLImage column) cannot be serialised by ML.NET; the model itself records what it reads.
+        var (model, _) = BuildImageModel(backbone);
+        Context.Model.Save(model, null, path);
+        using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
+        var headEntry = zip.CreateEntry(HeadEntry, CompressionLevel.Optimal);
+        using (var headStream = headEntry.Open())
+        {
+            var featureSchema = FeatureView(Context, FeatureShape, [Classes[0]], [new float[FeatureLength]]).Schema;
+            Context.Model.Save(Head, featureSchema, headStream);
+        }
+
+        manifest.WriteTo(zip);
+    }
+
+    /// <summary>Nothing native to free: ML.NET's transformers here hold managed memory only.</summary>
+    public void Dispose()
+    {
+    }
 
     /// <summary>Class probabilities for each feature vector, normalised to sum to 1.</summary>
     public float[][] Score(IReadOnlyList<float[]> features)

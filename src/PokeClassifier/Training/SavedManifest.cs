@@ -1,17 +1,45 @@
+using System.IO.Compression;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using PokeClassifier.Backbones;
 using PokeClassifier.Features;
 
 namespace PokeClassifier.Training;
 
-/// <summary>What a saved model records about itself, next to the ML.NET model inside the file.</summary>
+/// <summary>
+/// What a saved model records about itself (<c>PokeClassifier/manifest.json</c>), next to the head's own entries: the ML.NET model
+/// for the ML.NET path (format 1), the head's weights for the TorchSharp path (format 2, which older versions refuse by number).
+/// </summary>
 internal sealed record SavedManifest
 {
-    public static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true, PropertyNamingPolicy = JsonNamingPolicy.CamelCase };
+    /// <summary>The manifest's entry in the zip.</summary>
+    public const string Entry = "PokeClassifier/manifest.json";
+
+    /// <summary>The newest format this version reads.</summary>
+    public const int LatestFormatVersion = 2;
+
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
 
     public int FormatVersion { get; init; } = 1;
 
+    /// <summary>The head's description for reports.</summary>
     public required string Head { get; init; }
+
+    /// <summary>The training path that made the head (<c>ML.NET</c> or <c>TorchSharp</c>); absent, and so ML.NET, in format 1.</summary>
+    public string HeadKind { get; init; } = MLNetHead.TrainingPath;
+
+    /// <summary>The TorchSharp head's architecture (format 2).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public CustomHeadRecord? CustomHead { get; init; }
+
+    /// <summary>The TorchSharp head's training history (format 2).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public TrainingSummary? Training { get; init; }
 
     public required IReadOnlyList<string> Classes { get; init; }
 
@@ -45,6 +73,13 @@ internal sealed record SavedManifest
                 MeanImageModelPath = b.Preprocessing.MeanImageModelPath,
             },
         };
+    }
+
+    public void WriteTo(ZipArchive zip)
+    {
+        var entry = zip.CreateEntry(Entry, CompressionLevel.Optimal);
+        using var stream = entry.Open();
+        JsonSerializer.Serialize(stream, this, JsonOptions);
     }
 
     public BackboneSpec ResolveBackbone(string modelFile)
@@ -91,6 +126,21 @@ internal sealed record SavedManifest
                 MeanImageModelPath = Backbone.MeanImageModelPath,
             },
         };
+    }
+
+    /// <summary>A TorchSharp head's architecture, enough to rebuild the module before loading its weights.</summary>
+    internal sealed record CustomHeadRecord
+    {
+        [JsonConverter(typeof(JsonStringEnumConverter<CustomHeadKind>))]
+        public CustomHeadKind Kind { get; init; }
+
+        public int[] HiddenSizes { get; init; } = [];
+
+        public double Dropout { get; init; }
+
+        public static CustomHeadRecord From(CustomHeadOptions options) => new() { Kind = options.Kind, HiddenSizes = [.. options.HiddenSizes], Dropout = options.Dropout };
+
+        public CustomHeadOptions ToOptions() => new() { Kind = Kind, HiddenSizes = HiddenSizes, Dropout = Dropout };
     }
 
     internal sealed record BackboneRecord

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.IO.Compression;
 using System.Text.Json;
-using Microsoft.ML;
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;
 using PokeClassifier.Evaluation;
@@ -10,19 +9,17 @@ using PokeClassifier.Features;
 namespace PokeClassifier.Training;
 
 /// <summary>
-/// A trained image classifier: a backbone and a head. Predicts labels for image files or bytes, evaluates on labelled images,
-/// and saves to one file that is also a plain ML.NET model. Thread-safe for prediction; dispose it to free the native sessions.
+/// A trained image classifier: a backbone and a head, trained through ML.NET or TorchSharp. Predicts labels for image files or
+/// bytes, evaluates on labelled images, saves to one file and loads it back. Thread-safe for prediction; dispose it to free the
+/// native sessions and modules.
 /// </summary>
 public sealed partial class TrainedClassifier : IDisposable
 {
-    private const string ManifestEntry = "PokeClassifier/manifest.json";
-    private const string HeadEntry = "PokeClassifier/head.zip";
-    private const int FormatVersion = 1;
     private readonly ImageFeaturizer _featurizer;
-    private readonly MLNetHead _head;
+    private readonly IClassifierHead _head;
     private readonly bool _ownsFeaturizer;
 
-    internal TrainedClassifier(ImageFeaturizer featurizer, bool ownsFeaturizer, MLNetHead head, string headDescription)
+    internal TrainedClassifier(ImageFeaturizer featurizer, bool ownsFeaturizer, IClassifierHead head, string headDescription)
     {
         _featurizer = featurizer;
         _ownsFeaturizer = ownsFeaturizer;
@@ -36,8 +33,17 @@ public sealed partial class TrainedClassifier : IDisposable
     /// <summary>The backbone.</summary>
     public BackboneSpec Backbone => _featurizer.Backbone;
 
-    /// <summary>What the head is, for reports (e.g. <c>ML.NET LbfgsMaximumEntropy</c>).</summary>
+    /// <summary>What the head is, for reports (e.g. <c>ML.NET LbfgsMaximumEntropy</c>, <c>TorchSharp FlattenDense256</c>).</summary>
     public string HeadDescription { get; }
+
+    /// <summary>The path that trained the head: <c>ML.NET</c> or <c>TorchSharp</c>.</summary>
+    public string TrainingPath => _head.Kind;
+
+    /// <summary>
+    /// The per-epoch history of a head trained through TorchSharp (kept in the saved file), or <see langword="null"/> for the ML.NET
+    /// path, which fits in one call.
+    /// </summary>
+    public TrainingSummary? Training => _head.Training;
 
     /// <summary>Predicts the label of an image file.</summary>
     /// <exception cref="InvalidImageException">The file is not a usable image.</exception>
@@ -94,9 +100,12 @@ public sealed partial class TrainedClassifier : IDisposable
     }
 
     /// <summary>
-    /// Saves the classifier as one file. The file is a complete ML.NET model (input column <c>Image</c> of type <c>MLImage</c>;
-    /// outputs <c>PredictedLabel</c> and <c>Score</c>) with the backbone's ONNX graph inside, loadable with <c>MLContext.Model.Load</c>
-    /// in a process that references only ML.NET packages; <see cref="Load"/> reads it back with the library's fast path.
+    /// Saves the classifier as one zip file with <c>PokeClassifier/manifest.json</c> (head, classes, feature shape, the backbone's
+    /// identity and SHA-256); <see cref="Load"/> reads it back with identical probabilities.
+    /// For an ML.NET head the file is also a complete ML.NET model (input column <c>Image</c> of type <c>MLImage</c>; outputs
+    /// <c>PredictedLabel</c> and <c>Score</c>) with the backbone's ONNX graph inside, loadable with <c>MLContext.Model.Load</c> in a
+    /// process that references only ML.NET packages. For a TorchSharp head it holds the head's weights
+    /// (<c>PokeClassifier/head.safetensors</c>) and needs this library to load; its portable form is an ONNX export.
     /// </summary>
     public void Save(string path)
     {
@@ -106,23 +115,7 @@ public sealed partial class TrainedClassifier : IDisposable
         var temp = full + $".{Guid.NewGuid():N}.tmp";
         try
         {
-            // The input schema (one MLImage column) cannot be serialised by ML.NET; the model itself records what it reads.
-            var (model, _) = _head.BuildImageModel(Backbone);
-            _head.Context.Model.Save(model, null, temp);
-            using (var zip = ZipFile.Open(temp, ZipArchiveMode.Update))
-            {
-                var headEntry = zip.CreateEntry(HeadEntry, CompressionLevel.Optimal);
-                using (var headStream = headEntry.Open())
-                {
-                    var featureSchema = MLNetHead.FeatureView(_head.Context, _head.FeatureShape, [Classes[0]], [new float[_head.FeatureShape.Aggregate(1, (a, b) => a * b)]]).Schema;
-                    _head.Context.Model.Save(_head.Head, featureSchema, headStream);
-                }
-
-                var manifestEntry = zip.CreateEntry(ManifestEntry, CompressionLevel.Optimal);
-                using var manifestStream = manifestEntry.Open();
-                JsonSerializer.Serialize(manifestStream, SavedManifest.From(this, _head.FeatureShape), SavedManifest.JsonOptions);
-            }
-
+            _head.Save(temp, Backbone, SavedManifest.From(this, _head.FeatureShape));
             File.Move(temp, full, overwrite: true);
         }
         finally
@@ -148,51 +141,56 @@ public sealed partial class TrainedClassifier : IDisposable
         }
 
         SavedManifest manifest;
-        MLContext context = new(seed: 0);
-        ITransformer head;
+        IClassifierHead head;
         try
         {
             using var zip = ZipFile.OpenRead(path);
-            var manifestEntry = zip.GetEntry(ManifestEntry) ?? throw new ModelLoadException($"'{path}' is not a PokeClassifier model (no {ManifestEntry} inside). Plain ML.NET models load with MLContext.Model.Load.");
+            var manifestEntry = zip.GetEntry(SavedManifest.Entry) ?? throw new ModelLoadException($"'{path}' is not a PokeClassifier model (no {SavedManifest.Entry} inside). Plain ML.NET models load with MLContext.Model.Load.");
             using (var s = manifestEntry.Open())
             {
                 manifest = JsonSerializer.Deserialize<SavedManifest>(s, SavedManifest.JsonOptions) ?? throw new ModelLoadException($"'{path}': empty manifest.");
             }
 
-            if (manifest.FormatVersion != FormatVersion)
+            if (manifest.FormatVersion < 1 || manifest.FormatVersion > SavedManifest.LatestFormatVersion)
             {
-                throw new ModelLoadException($"'{path}' has format version {manifest.FormatVersion}; this library reads version {FormatVersion}.");
+                throw new ModelLoadException($"'{path}' has format version {manifest.FormatVersion}; this library reads versions 1 to {SavedManifest.LatestFormatVersion}.");
             }
 
-            var headEntry = zip.GetEntry(HeadEntry) ?? throw new ModelLoadException($"'{path}' lacks {HeadEntry}.");
-            using var headStream = new MemoryStream();
-            using (var s = headEntry.Open())
+            head = manifest.HeadKind switch
             {
-                s.CopyTo(headStream);
-            }
-
-            headStream.Position = 0;
-            head = context.Model.Load(headStream, out _);
+                MLNetHead.TrainingPath => MLNetHead.Load(zip, manifest, path),
+                TorchHead.TrainingPath => TorchHead.Load(zip, manifest, path),
+                _ => throw new ModelLoadException($"'{path}' holds a head of kind '{manifest.HeadKind}', which this library does not know (it knows {MLNetHead.TrainingPath} and {TorchHead.TrainingPath})."),
+            };
         }
-        catch (Exception e) when (e is InvalidDataException or JsonException or FormatException or InvalidOperationException)
+        catch (Exception e) when (e is InvalidDataException or JsonException or FormatException or InvalidOperationException or ArgumentException)
         {
             throw new ModelLoadException($"Model file '{path}' is damaged or not a PokeClassifier model: {e.Message}", e);
         }
 
-        var spec = backbone ?? manifest.ResolveBackbone(path);
-        var actualHash = ImageFeaturizer.HashFile(spec.ModelPath);
-        if (!string.Equals(actualHash, manifest.Backbone.ModelSha256, StringComparison.OrdinalIgnoreCase))
+        try
         {
-            throw new ModelLoadException($"The backbone file '{spec.ModelPath}' (SHA-256 {actualHash}) is not the one the model was trained with ({manifest.Backbone.Name}, SHA-256 {manifest.Backbone.ModelSha256}).");
-        }
+            var spec = backbone ?? manifest.ResolveBackbone(path);
+            var actualHash = ImageFeaturizer.HashFile(spec.ModelPath);
+            if (!string.Equals(actualHash, manifest.Backbone.ModelSha256, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new ModelLoadException($"The backbone file '{spec.ModelPath}' (SHA-256 {actualHash}) is not the one the model was trained with ({manifest.Backbone.Name}, SHA-256 {manifest.Backbone.ModelSha256}).");
+            }
 
-        var featurizer = new ImageFeaturizer(spec, options);
-        return new TrainedClassifier(featurizer, ownsFeaturizer: true, MLNetHead.FromTransformer(context, head, manifest.Classes, manifest.FeatureShape), manifest.Head);
+            var featurizer = new ImageFeaturizer(spec, options);
+            return new TrainedClassifier(featurizer, ownsFeaturizer: true, head, manifest.Head);
+        }
+        catch
+        {
+            head.Dispose();
+            throw;
+        }
     }
 
     /// <inheritdoc />
     public void Dispose()
     {
+        _head.Dispose();
         if (_ownsFeaturizer)
         {
             _featurizer.Dispose();

@@ -1,0 +1,37 @@
+namespace PokeClassifier.Training;
+
+/// <summary>
+/// The TorchSharp transfer path: a head (<see cref="CustomHeadOptions"/>) trained on cached, frozen backbone features with the
+/// study's training loop (<see cref="TrainingOptions"/>). Comparing heads or re-running costs seconds, not a new featurization.
+/// </summary>
+public sealed record CustomHeadConfiguration : HeadConfiguration
+{
+    /// <summary>Creates the configuration.</summary>
+    /// <param name="head">The head's architecture.</param>
+    /// <param name="training">The training loop's options.</param>
+    public CustomHeadConfiguration(CustomHeadOptions head, TrainingOptions training)
+    {
+        ArgumentNullException.ThrowIfNull(head);
+        ArgumentNullException.ThrowIfNull(training);
+        Head = head;
+        Training = training;
+    }
+
+    /// <summary>The head's architecture.</summary>
+    public CustomHeadOptions Head { get; }
+
+    /// <summary>The training loop's options.</summary>
+    public TrainingOptions Training { get; }
+
+    /// <inheritdoc />
+    public override string TrainingPath => TorchHead.TrainingPath;
+
+    /// <inheritdoc />
+    public override string Description => $"{TorchHead.TrainingPath} {Head.Describe()}";
+
+    /// <inheritdoc />
+    public override IReadOnlyList<string> Validate() => [.. Head.Problems(), .. Training.Problems()];
+
+    /// <inheritdoc />
+    public override string ToString() => Description;
+}

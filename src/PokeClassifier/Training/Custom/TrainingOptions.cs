@@ -1,0 +1,166 @@
+using System.Globalization;
+
+namespace PokeClassifier.Training;
+
+/// <summary>
+/// The training loop of the TorchSharp path. The defaults are the study's: Adam, a learning rate reduced every epoch, 10 epochs,
+/// batch 32, early stopping, categorical cross-entropy. The same options, data and seed give bit-identical weights.
+/// </summary>
+/// <remarks>
+/// The loss of one example is <c>-sum_c q_c log p_c</c>, with <c>p</c> the softmax of the head's output and <c>q</c> the
+/// one-hot label smoothed as <c>(1 - LabelSmoothing) * onehot + LabelSmoothing / k</c> (k classes); a batch's loss is the mean
+/// over its examples, weighted by <see cref="ClassWeights"/>. The learning rate of epoch <c>e</c> (1-based) is
+/// <c>LearningRate * Schedule.Factor(e)</c>, times <see cref="ReduceOnPlateauOptions.Factor"/> for every plateau reduction so far.
+/// </remarks>
+public sealed class TrainingOptions
+{
+    /// <summary>The most epochs to train (early stopping may end sooner).</summary>
+    /// <value>The default is 10.</value>
+    public int Epochs { get; init; } = 10;
+
+    /// <summary>Examples per optimisation step. The last batch of an epoch may be smaller.</summary>
+    /// <value>The default is 32.</value>
+    public int BatchSize { get; init; } = 32;
+
+    /// <summary>Adam's initial learning rate.</summary>
+    /// <value>The default is 0.001.</value>
+    public double LearningRate { get; init; } = 1e-3;
+
+    /// <summary>Adam's decay rate of the running mean of gradients.</summary>
+    /// <value>The default is 0.9.</value>
+    public double Beta1 { get; init; } = 0.9;
+
+    /// <summary>Adam's decay rate of the running mean of squared gradients.</summary>
+    /// <value>The default is 0.999.</value>
+    public double Beta2 { get; init; } = 0.999;
+
+    /// <summary>Adam's epsilon, added to the denominator for numerical stability.</summary>
+    /// <value>The default is 1e-7 (Keras's; PyTorch's is 1e-8).</value>
+    public double Epsilon { get; init; } = 1e-7;
+
+    /// <summary>L2 penalty added to the gradient by Adam (PyTorch's <c>weight_decay</c>, not decoupled AdamW).</summary>
+    /// <value>The default is 0.</value>
+    public double WeightDecay { get; init; }
+
+    /// <summary>How the learning rate changes from epoch to epoch.</summary>
+    /// <value>The default is <see cref="LearningRateSchedule.Exponential(double)"/> with gamma 0.9: reduced every epoch, as in the study.</value>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Exponential();
+
+    /// <summary>A further reduction when a metric stops improving; <see langword="null"/> for none.</summary>
+    /// <value>The default is <see langword="null"/>.</value>
+    public ReduceOnPlateauOptions? ReduceOnPlateau { get; init; }
+
+    /// <summary>
+    /// Early stopping; <see langword="null"/> to always train <see cref="Epochs"/> epochs. It watches the validation loss by default, so
+    /// it is on whenever there is a validation set and off otherwise.
+    /// </summary>
+    /// <value>The default is <see cref="EarlyStoppingOptions"/>' defaults (validation loss, patience 3, restore best weights).</value>
+    public EarlyStoppingOptions? EarlyStopping { get; init; } = new();
+
+    /// <summary>Label smoothing of the cross-entropy, 0 to below 1 (0 is plain categorical cross-entropy).</summary>
+    /// <value>The default is 0.</value>
+    public double LabelSmoothing { get; init; }
+
+    /// <summary>Per-class weights of the training loss.</summary>
+    /// <value>The default is <see cref="ClassWeights.None"/>.</value>
+    public ClassWeights ClassWeights { get; init; } = ClassWeights.None;
+
+    /// <summary>
+    /// The seed of the weight initialisation, the shuffling of batches and dropout; <see langword="null"/> for the run's seed
+    /// (<see cref="Data.SplitOptions.Seed"/> of a <see cref="ClassificationBuilder"/> run, the seed of an <see cref="Experiment"/>).
+    /// </summary>
+    /// <value>The default is <see langword="null"/>: the run's seed, which is 42 unless set.</value>
+    public int? Seed { get; init; }
+
+    /// <summary>
+    /// When the split has no validation set (k-fold, a split with <see cref="Data.SplitOptions.ValidationFraction"/> 0, or
+    /// <see cref="ClassificationBuilder.TrainAsync"/>), the share of each class's training images held out for validation: whole
+    /// groups (<see cref="Data.DatasetItem.Group"/>) are drawn with the seed, and a class keeps at least one group for training.
+    /// 0 trains on everything, without validation (and so without validation-based early stopping).
+    /// </summary>
+    /// <value>The default is 0.1.</value>
+    public double ValidationFraction { get; init; } = 0.1;
+
+    /// <summary>Checks every option and throws one <see cref="ArgumentException"/> listing every problem.</summary>
+    public void Validate()
+    {
+        var problems = Problems();
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException("Invalid training options: " + string.Join(" ", problems));
+        }
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"Adam lr {LearningRate} (betas {Beta1}, {Beta2}), {Schedule}, {Epochs} epochs, batch {BatchSize}, early stopping: {(EarlyStopping is null ? "off" : EarlyStopping.ToString())}");
+
+    internal List<string> Problems()
+    {
+        var errors = new List<string>();
+        if (Epochs < 1)
+        {
+            errors.Add($"{nameof(Epochs)} must be at least 1 (was {Epochs}).");
+        }
+
+        if (BatchSize < 1)
+        {
+            errors.Add($"{nameof(BatchSize)} must be at least 1 (was {BatchSize}).");
+        }
+
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{nameof(LearningRate)} must be a positive number (was {LearningRate})."));
+        }
+
+        foreach (var (name, value) in new[] { (nameof(Beta1), Beta1), (nameof(Beta2), Beta2) })
+        {
+            if (!(value >= 0 && value < 1))
+            {
+                errors.Add(string.Create(CultureInfo.InvariantCulture, $"{name} must be at least 0 and below 1 (was {value})."));
+            }
+        }
+
+        if (!(Epsilon > 0) || double.IsInfinity(Epsilon))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{nameof(Epsilon)} must be a positive number (was {Epsilon})."));
+        }
+
+        if (!(WeightDecay >= 0) || double.IsInfinity(WeightDecay))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{nameof(WeightDecay)} must be 0 or more (was {WeightDecay})."));
+        }
+
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{nameof(LabelSmoothing)} must be at least 0 and below 1 (was {LabelSmoothing})."));
+        }
+
+        if (!(ValidationFraction >= 0 && ValidationFraction < 1))
+        {
+            errors.Add(string.Create(CultureInfo.InvariantCulture, $"{nameof(ValidationFraction)} must be at least 0 and below 1 (was {ValidationFraction})."));
+        }
+
+        if (Schedule is null)
+        {
+            errors.Add($"{nameof(Schedule)} must be set (use LearningRateSchedule.None for a constant rate).");
+        }
+        else
+        {
+            errors.AddRange(Schedule.Problems());
+        }
+
+        if (ClassWeights is null)
+        {
+            errors.Add($"{nameof(ClassWeights)} must be set (use ClassWeights.None).");
+        }
+        else
+        {
+            errors.AddRange(ClassWeights.Problems());
+        }
+
+        errors.AddRange(EarlyStopping?.Problems() ?? []);
+        errors.AddRange(ReduceOnPlateau?.Problems() ?? []);
+        return errors;
+    }
+}

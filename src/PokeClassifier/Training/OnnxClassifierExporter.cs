@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -20,8 +21,8 @@ internal static class OnnxClassifierExporter
     /// <summary>Metadata key of the input contract, in words.</summary>
     public const string InputKey = "pokeclassifier.input";
 
-    /// <summary>Writes a head's logits from the feature tensor; returns the logits tensor.</summary>
-    public delegate string HeadWriter(OnnxGraphBuilder builder, string features);
+    /// <summary>Writes a head's logits from the feature tensor, naming what it adds with <paramref name="prefix"/>; returns the logits tensor.</summary>
+    public delegate string HeadWriter(OnnxGraphBuilder builder, string features, string prefix);
 
     /// <summary>Builds the model's bytes.</summary>
     /// <param name="graph">The backbone graph.</param>
@@ -37,16 +38,16 @@ internal static class OnnxClassifierExporter
         IReadOnlyList<OnnxNode>? nodes = null, IReadOnlyDictionary<string, float[]>? weights = null)
     {
         options.Validate();
-        var (builder, features) = OnnxPipelineWriter.Begin(graph, backbone.Preprocessing, backbone.InputWidth, backbone.InputHeight, options.InputName, nodes, weights);
-        var logits = head(builder, features);
-        builder.AddNamedNode("Softmax", OnnxPipelineWriter.Prefix + "softmax", [logits], [options.ProbabilitiesName], OnnxAttribute.Int("axis", 1));
+        var (builder, features, prefix) = OnnxPipelineWriter.Begin(graph, backbone.Preprocessing, backbone.InputWidth, backbone.InputHeight, options.InputName, nodes, weights);
+        var logits = head(builder, features, prefix);
+        builder.AddNamedNode("Softmax", prefix + "softmax", [logits], [options.ProbabilitiesName], OnnxAttribute.Int("axis", 1));
         builder.AddOutput(options.ProbabilitiesName, [OnnxDim.Batch, classes.Count]);
         if (options.LabelName is { } label)
         {
-            var index = OnnxPipelineWriter.Prefix + "class_index";
-            builder.AddNamedNode("ArgMax", OnnxPipelineWriter.Prefix + "argmax", [options.ProbabilitiesName], [index], OnnxAttribute.Int("axis", 1), OnnxAttribute.Int("keepdims", 0));
+            var index = prefix + "class_index";
+            builder.AddNamedNode("ArgMax", prefix + "argmax", [options.ProbabilitiesName], [index], OnnxAttribute.Int("axis", 1), OnnxAttribute.Int("keepdims", 0));
             builder.AddOpset("ai.onnx.ml", 2);
-            builder.AddDomainNode("ai.onnx.ml", "LabelEncoder", OnnxPipelineWriter.Prefix + "labels", [index], [label],
+            builder.AddDomainNode("ai.onnx.ml", "LabelEncoder", prefix + "labels", [index], [label],
                 OnnxAttribute.Ints("keys_int64s", [.. Enumerable.Range(0, classes.Count).Select(i => (long)i)]),
                 OnnxAttribute.Strings("values_strings", [.. classes]),
                 OnnxAttribute.String("default_string", string.Empty));
@@ -72,15 +73,81 @@ internal static class OnnxClassifierExporter
         ArgumentNullException.ThrowIfNull(head);
         var (weights, biases) = LinearWeights(head.Head, head.Classes.Count);
         var featureLength = weights.Length / head.Classes.Count;
-        return (builder, features) =>
+        return (builder, features, prefix) =>
         {
-            var flat = OnnxPipelineWriter.Prefix + "features_flat";
-            builder.AddNamedNode("Flatten", OnnxPipelineWriter.Prefix + "flatten", [features], [flat], OnnxAttribute.Int("axis", 1));
-            builder.AddInitializer(OnnxPipelineWriter.Prefix + "head_weight", [head.Classes.Count, featureLength], weights);
-            builder.AddInitializer(OnnxPipelineWriter.Prefix + "head_bias", [head.Classes.Count], biases);
-            var logits = OnnxPipelineWriter.Prefix + "logits";
-            builder.AddNamedNode("Gemm", OnnxPipelineWriter.Prefix + "head", [flat, OnnxPipelineWriter.Prefix + "head_weight", OnnxPipelineWriter.Prefix + "head_bias"], [logits], OnnxAttribute.Int("transB", 1));
+            var flat = prefix + "features_flat";
+            builder.AddNamedNode("Flatten", prefix + "flatten", [features], [flat], OnnxAttribute.Int("axis", 1));
+            builder.AddInitializer(prefix + "head_weight", [head.Classes.Count, featureLength], weights);
+            builder.AddInitializer(prefix + "head_bias", [head.Classes.Count], biases);
+            var logits = prefix + "logits";
+            builder.AddNamedNode("Gemm", prefix + "head", [flat, prefix + "head_weight", prefix + "head_bias"], [logits], OnnxAttribute.Int("transB", 1));
             return logits;
+        };
+    }
+
+    /// <summary>
+    /// The head writer of a TorchSharp head (<see cref="HeadNetwork"/>'s layers): AdaptiveAvgPool2d(1) → GlobalAveragePool, Flatten →
+    /// Flatten, Linear → Gemm, ReLU → Relu; dropout is the identity when scoring and is left out.
+    /// </summary>
+    /// <exception cref="NotSupportedException">A layer the writer does not know.</exception>
+    public static HeadWriter Torch(TorchHead head)
+    {
+        ArgumentNullException.ThrowIfNull(head);
+        var layers = new List<(string Op, float[]? Weight, long[]? Dims, float[]? Bias)>();
+        using (var scope = TorchSharp.torch.NewDisposeScope())
+        {
+            foreach (var (name, layer) in head.Network.named_children())
+            {
+                switch (layer)
+                {
+                    case TorchSharp.Modules.AdaptiveAvgPool2d:
+                        layers.Add(("GlobalAveragePool", null, null, null));
+                        break;
+                    case TorchSharp.Modules.Flatten:
+                        layers.Add(("Flatten", null, null, null));
+                        break;
+                    case TorchSharp.Modules.ReLU:
+                        layers.Add(("Relu", null, null, null));
+                        break;
+                    case SeededDropout or TorchSharp.Modules.Dropout:
+                        break;
+                    case TorchSharp.Modules.Linear linear:
+                        var w = linear.weight!.detach().contiguous();
+                        layers.Add(("Gemm", w.data<float>().ToArray(), w.shape, linear.bias?.detach().contiguous().data<float>().ToArray() ?? new float[w.shape[0]]));
+                        break;
+                    default:
+                        throw new NotSupportedException($"The head's layer '{name}' ({layer.GetType().Name}) cannot be exported to ONNX.");
+                }
+            }
+        }
+
+        return (builder, features, prefix) =>
+        {
+            var current = features;
+            for (var i = 0; i < layers.Count; i++)
+            {
+                var (op, weight, dims, bias) = layers[i];
+                var output = string.Create(CultureInfo.InvariantCulture, $"{prefix}head{i}_{op}");
+                var inputs = new List<string> { current };
+                var attributes = new List<OnnxAttribute>();
+                if (op == "Gemm")
+                {
+                    builder.AddInitializer(output + "_weight", dims!, weight!);
+                    builder.AddInitializer(output + "_bias", [dims![0]], bias!);
+                    inputs.Add(output + "_weight");
+                    inputs.Add(output + "_bias");
+                    attributes.Add(OnnxAttribute.Int("transB", 1));
+                }
+                else if (op == "Flatten")
+                {
+                    attributes.Add(OnnxAttribute.Int("axis", 1));
+                }
+
+                builder.AddNamedNode(op, output, inputs, [output], [.. attributes]);
+                current = output;
+            }
+
+            return current;
         };
     }
 

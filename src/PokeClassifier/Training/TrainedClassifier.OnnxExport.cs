@@ -23,6 +23,7 @@ public sealed partial class TrainedClassifier
         var bytes = _head switch
         {
             MLNetHead head => OnnxClassifierExporter.Build(BackboneGraph.For(Backbone), Backbone, OnnxClassifierExporter.MLNetLinear(head), HeadDescription, Classes, options),
+            TorchHead head => OnnxClassifierExporter.Build(BackboneGraph.For(Backbone), Backbone, OnnxClassifierExporter.Torch(head), HeadDescription, Classes, options),
             _ => throw new NotSupportedException($"A {HeadDescription} head cannot be exported to ONNX."),
         };
         WriteAtomically(path, bytes);

@@ -15,8 +15,8 @@ namespace PokeClassifier.Backbones.Onnx;
 /// </remarks>
 internal static class OnnxPipelineWriter
 {
-    /// <summary>Prefix of every tensor and node this library adds, so they never clash with the backbone's names.</summary>
-    public const string Prefix = "pokeclassifier/";
+    /// <summary>The prefix of the tensors and nodes this library adds (a number is appended when the backbone already uses it).</summary>
+    public const string BasePrefix = "pokeclassifier/";
 
     /// <summary>Starts a model: pixels in, the backbone's features out (not yet declared as an output).</summary>
     /// <param name="graph">The backbone graph.</param>
@@ -26,9 +26,9 @@ internal static class OnnxPipelineWriter
     /// <param name="inputName">The name of the pixel input.</param>
     /// <param name="nodes">The nodes to write (a fine-tuned module's); <see langword="null"/> for the graph's own, pruned to the feature output.</param>
     /// <param name="weights">Float initializers to write instead of the graph's (fine-tuned weights), by name.</param>
-    /// <returns>The builder and the name of the feature tensor.</returns>
+    /// <returns>The builder, the name of the feature tensor, and the prefix to give every name added after it.</returns>
     /// <exception cref="NotSupportedException">The graph uses an opset before 7 or nodes of another domain.</exception>
-    public static (OnnxGraphBuilder Builder, string Features) Begin(
+    public static (OnnxGraphBuilder Builder, string Features, string Prefix) Begin(
         BackboneGraph graph, ImagePreprocessing preprocessing, int width, int height, string inputName,
         IReadOnlyList<OnnxNode>? nodes = null, IReadOnlyDictionary<string, float[]>? weights = null)
     {
@@ -42,15 +42,27 @@ internal static class OnnxPipelineWriter
         }
 
         nodes ??= Needed(model.Graph, graph.OutputName);
-        var clash = nodes.SelectMany(n => n.Inputs.Concat(n.Outputs).Append(n.Name)).FirstOrDefault(n => n.StartsWith(Prefix, StringComparison.Ordinal) || n == inputName);
-        if (clash is not null)
+        var names = nodes.SelectMany(n => n.Inputs.Concat(n.Outputs).Append(n.Name)).Where(n => n.Length > 0).ToHashSet(StringComparer.Ordinal);
+        var prefix = BasePrefix;
+        for (var i = 2; names.Any(n => n.StartsWith(prefix, StringComparison.Ordinal)); i++)
         {
-            throw new NotSupportedException($"Backbone '{graph.Source}' already uses the name '{clash}'; choose another input name.");
+            prefix = string.Create(CultureInfo.InvariantCulture, $"pokeclassifier{i}/");
+        }
+
+        // The pixel input may be the backbone's own input only when there is nothing to do in between (a backbone exported with its
+        // preprocessing inside, as a fine-tuned one is).
+        var sameInput = inputName == graph.InputName;
+        if ((names.Contains(inputName) && !sameInput) || (sameInput && !IsIdentity(preprocessing)))
+        {
+            throw new NotSupportedException($"Backbone '{graph.Source}' already uses the name '{inputName}'; choose another input name.");
         }
 
         var builder = new OnnxGraphBuilder("pokeclassifier", opset);
         builder.AddInput(inputName, [OnnxDim.Batch, 3, height, width]);
-        WritePreprocessing(builder, preprocessing, width, height, inputName, graph.InputName);
+        if (!sameInput)
+        {
+            WritePreprocessing(builder, preprocessing, width, height, inputName, graph.InputName, prefix);
+        }
 
         var written = new HashSet<string>(StringComparer.Ordinal);
         var unnamed = 0;
@@ -73,12 +85,16 @@ internal static class OnnxPipelineWriter
                 }
             }
 
-            var name = node.Name.Length > 0 ? node.Name : string.Create(CultureInfo.InvariantCulture, $"{Prefix}node{unnamed++}");
+            var name = node.Name.Length > 0 ? node.Name : string.Create(CultureInfo.InvariantCulture, $"{prefix}node{unnamed++}");
             builder.AddNamedNode(node.OpType, name, node.Inputs, node.Outputs, [.. node.Attributes]);
         }
 
-        return (builder, graph.OutputName);
+        return (builder, graph.OutputName, prefix);
     }
+
+    /// <summary>Whether the preprocessing leaves 0..255 RGB pixels as they are.</summary>
+    public static bool IsIdentity(ImagePreprocessing p) =>
+        p.ChannelOrder == ChannelOrder.Rgb && p.MeanImageModelPath is null && PreprocessingGraph.IsIdentity(p);
 
     /// <summary>The nodes the output depends on, in file order.</summary>
     public static List<OnnxNode> Needed(OnnxGraph graph, string output)
@@ -108,37 +124,37 @@ internal static class OnnxPipelineWriter
         return graph.Nodes.Where(needed.Contains).ToList();
     }
 
-    private static void WritePreprocessing(OnnxGraphBuilder builder, ImagePreprocessing p, int width, int height, string input, string output)
+    private static void WritePreprocessing(OnnxGraphBuilder builder, ImagePreprocessing p, int width, int height, string input, string output, string prefix)
     {
         var preprocessor = new Preprocessor(p, width, height, resizeMeanImage: true);
         var steps = new List<(string Op, string Operand)>();
         if (!preprocessor.SourcePlane.SequenceEqual([0, 1, 2]))
         {
-            builder.AddInt64Initializer(Prefix + "planes", [3], preprocessor.SourcePlane.Select(i => (long)i).ToArray());
-            steps.Add(("Gather", Prefix + "planes"));
+            builder.AddInt64Initializer(prefix + "planes", [3], preprocessor.SourcePlane.Select(i => (long)i).ToArray());
+            steps.Add(("Gather", prefix + "planes"));
         }
 
         if (preprocessor.Scale.Any(s => s != 1f))
         {
-            builder.AddInitializer(Prefix + "scale", [1, 3, 1, 1], preprocessor.Scale.ToArray());
-            steps.Add(("Mul", Prefix + "scale"));
+            builder.AddInitializer(prefix + "scale", [1, 3, 1, 1], preprocessor.Scale.ToArray());
+            steps.Add(("Mul", prefix + "scale"));
         }
 
         if (preprocessor.Offset.Any(o => o != 0f))
         {
-            builder.AddInitializer(Prefix + "offset", [1, 3, 1, 1], preprocessor.Offset.ToArray());
-            steps.Add(("Add", Prefix + "offset"));
+            builder.AddInitializer(prefix + "offset", [1, 3, 1, 1], preprocessor.Offset.ToArray());
+            steps.Add(("Add", prefix + "offset"));
         }
 
         if (preprocessor.MeanImage is { } mean)
         {
-            builder.AddInitializer(Prefix + "mean_image", [1, 3, height, width], mean);
-            steps.Add(("Sub", Prefix + "mean_image"));
+            builder.AddInitializer(prefix + "mean_image", [1, 3, height, width], mean);
+            steps.Add(("Sub", prefix + "mean_image"));
         }
 
         if (steps.Count == 0)
         {
-            builder.AddNamedNode("Identity", Prefix + "preprocess", [input], [output]);
+            builder.AddNamedNode("Identity", prefix + "preprocess", [input], [output]);
             return;
         }
 
@@ -146,9 +162,9 @@ internal static class OnnxPipelineWriter
         for (var i = 0; i < steps.Count; i++)
         {
             var (op, operand) = steps[i];
-            var result = i == steps.Count - 1 ? output : string.Create(CultureInfo.InvariantCulture, $"{Prefix}preprocess{i}");
+            var result = i == steps.Count - 1 ? output : string.Create(CultureInfo.InvariantCulture, $"{prefix}preprocess{i}");
             var attributes = op == "Gather" ? new[] { OnnxAttribute.Int("axis", 1) } : [];
-            builder.AddNamedNode(op, string.Create(CultureInfo.InvariantCulture, $"{Prefix}preprocess_{op}"), [current, operand], [result], attributes);
+            builder.AddNamedNode(op, string.Create(CultureInfo.InvariantCulture, $"{prefix}preprocess_{op}"), [current, operand], [result], attributes);
             current = result;
         }
     }

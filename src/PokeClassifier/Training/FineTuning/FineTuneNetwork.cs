@@ -50,7 +50,11 @@ internal sealed class FineTuneNetwork : Module<Tensor, Tensor>
     public override Tensor forward(Tensor input)
     {
         Tensor features;
-        if (_frontier is not null)
+        if (_frontier is not null && _cut == _backbone.NodeCount)
+        {
+            features = input.alias();
+        }
+        else if (_frontier is not null)
         {
             features = _backbone.RunSuffix(new Dictionary<string, Tensor>(StringComparer.Ordinal) { [_frontier] = input }, _cut);
         }

@@ -22,7 +22,11 @@ public sealed class FineTuneOptions
     /// <summary>Value of <see cref="UnfreezeLastBlocks"/> that trains the whole backbone.</summary>
     public const int AllBlocks = int.MaxValue;
 
-    /// <summary>How many blocks, counted from the output, are trained; <see cref="AllBlocks"/> for the whole backbone. Ignored when <see cref="UnfreezeFrom"/> is set.</summary>
+    /// <summary>
+    /// How many blocks, counted from the output, are trained; <see cref="AllBlocks"/> for the whole backbone; 0 for none (only the
+    /// head trains, on the backbone's output at <see cref="InputSize"/>: the same-budget baseline of a fine-tuning run). Ignored when
+    /// <see cref="UnfreezeFrom"/> is set.
+    /// </summary>
     /// <value>The default is 2.</value>
     public int UnfreezeLastBlocks { get; init; } = 2;
 
@@ -71,9 +75,9 @@ public sealed class FineTuneOptions
     public void Validate()
     {
         var errors = new List<string>();
-        if (UnfreezeLastBlocks < 1)
+        if (UnfreezeLastBlocks < 0)
         {
-            errors.Add($"{nameof(UnfreezeLastBlocks)} must be at least 1 (was {UnfreezeLastBlocks}); to train only a head on frozen features use a custom or ML.NET head.");
+            errors.Add($"{nameof(UnfreezeLastBlocks)} must be 0 or more (was {UnfreezeLastBlocks}).");
         }
 
         if (UnfreezeFrom is { } from && string.IsNullOrWhiteSpace(from))
@@ -116,6 +120,6 @@ public sealed class FineTuneOptions
 
     /// <inheritdoc />
     public override string ToString() =>
-        (UnfreezeFrom is { } from ? $"from {from}" : UnfreezeLastBlocks == AllBlocks ? "whole backbone" : $"last {UnfreezeLastBlocks} block{(UnfreezeLastBlocks == 1 ? string.Empty : "s")}") +
+        (UnfreezeFrom is { } from ? $"from {from}" : UnfreezeLastBlocks == AllBlocks ? "whole backbone" : UnfreezeLastBlocks == 0 ? "backbone frozen" : $"last {UnfreezeLastBlocks} block{(UnfreezeLastBlocks == 1 ? string.Empty : "s")}") +
         (InputSize is { } s ? $", {s}px" : string.Empty) + (Augmentation is { IsEnabled: true } ? ", augmented" : string.Empty);
 }

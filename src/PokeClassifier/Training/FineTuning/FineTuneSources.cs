@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace PokeClassifier.Training;
 
 /// <summary>Training examples as images: each batch decoded bytes → (augmented when training) → preprocessed tensor.</summary>
-internal sealed class ImageBatchSource(FineTuneImages images, ImageTensorizer tensorizer, AugmentationOptions? augmentation)
+internal sealed class ImageBatchSource(FineTuneImages images, ImageTensorizer tensorizer, AugmentationOptions? augmentation) : IBatchSource
 {
     public int Count => images.Count;
 
@@ -23,7 +23,7 @@ internal sealed class ImageBatchSource(FineTuneImages images, ImageTensorizer te
 /// <see cref="FeatureCache"/> the activations are also stored on disk by content hash, so another run (another split of the same
 /// images) computes none of them again.
 /// </summary>
-internal sealed class ActivationBatchSource : IDisposable
+internal sealed class ActivationBatchSource : IBatchSource, IDisposable
 {
     private readonly Tensor _activations;
 

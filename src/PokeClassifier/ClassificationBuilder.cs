@@ -130,6 +130,26 @@ public sealed record ClassificationBuilder
     /// <param name="training">The loop; <see langword="null"/> for <see cref="TrainingOptions"/>' defaults (the study's).</param>
     public ClassificationBuilder WithCustomHead(CustomHeadOptions? head = null, TrainingOptions? training = null) => this with { Head = HeadConfiguration.Custom(head, training) };
 
+    /// <summary>
+    /// Fine-tuning: the last blocks of the backbone trained together with a TorchSharp head (<see cref="FineTuneOptions"/>: how many
+    /// blocks, the backbone's lower learning rate, the input size, augmentation, the frozen-activation cache), with the study's
+    /// training loop and the same validation set as <see cref="WithCustomHead"/>. Works with ONNX backbones (the offline ResNet18
+    /// included) and TorchSharp ones. The trained classifier runs its fine-tuned backbone through ONNX Runtime; see
+    /// <c>docs/fine-tuning.md</c>.
+    /// </summary>
+    /// <param name="head">The head; <see langword="null"/> for <see cref="CustomHeadOptions"/>' defaults.</param>
+    /// <param name="training">The loop (the head's learning rate); <see langword="null"/> for <see cref="TrainingOptions"/>' defaults.</param>
+    /// <param name="fineTune">What of the backbone trains and how; <see langword="null"/> for <see cref="FineTuneOptions"/>' defaults.</param>
+    public ClassificationBuilder WithFineTuning(CustomHeadOptions? head = null, TrainingOptions? training = null, FineTuneOptions? fineTune = null) =>
+        this with { Head = HeadConfiguration.FineTune(head, training, fineTune) };
+
+    /// <summary>Any head configuration (<see cref="HeadConfiguration.MLNet(MLNetTrainer)"/>, <see cref="HeadConfiguration.Custom"/>, <see cref="HeadConfiguration.FineTune"/>).</summary>
+    public ClassificationBuilder WithHead(HeadConfiguration head)
+    {
+        ArgumentNullException.ThrowIfNull(head);
+        return this with { Head = head };
+    }
+
     /// <summary>Featurizer options (parallelism, intra-op threads, cache).</summary>
     public ClassificationBuilder WithFeaturizer(FeaturizerOptions options)
     {
@@ -244,13 +264,24 @@ public sealed record ClassificationBuilder
 
         // Only heads trained in epochs use a validation set: the split's, else a group-aware share of the training images.
         var custom = Head as CustomHeadConfiguration;
-        if (custom is null)
+        var loop = custom?.Training ?? (Head as FineTuneHeadConfiguration)?.Training;
+        if (loop is null)
         {
             validation = [];
         }
         else if (validation.Count == 0)
         {
-            (train, validation) = Splitter.Holdout(train, custom.Training.ValidationFraction, custom.Training.Seed ?? SplitOptions.Seed);
+            (train, validation) = Splitter.Holdout(train, loop.ValidationFraction, loop.Seed ?? SplitOptions.Seed);
+        }
+
+        if (Head is FineTuneHeadConfiguration fineTune)
+        {
+            progress?.Report(new ClassificationProgress(ClassificationStage.Training, 0, 1));
+            var result = await Task.Run(
+                () => FineTuner.Train(backbone, classes, train, validation, fineTune, Featurizer, SplitOptions.Seed, progress is null ? null : new TrainingStage(progress), cancellationToken),
+                cancellationToken).ConfigureAwait(false);
+            progress?.Report(new ClassificationProgress(ClassificationStage.Training, 1, 1));
+            return (result.Classifier, new RunTimings { Featurization = result.Preparation, Training = result.Training, Computed = result.FrozenActivationsComputed }, result.Skipped);
         }
 
         var featurizer = new ImageFeaturizer(backbone, Featurizer);

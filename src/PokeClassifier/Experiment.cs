@@ -167,7 +167,10 @@ public sealed record Experiment
             using var featurizer = new ImageFeaturizer(backbone, Featurizer);
             var featureProgress = progress is null ? null : new FeatureProgress(progress, backbone.Name);
             var watch = Stopwatch.StartNew();
-            var features = await featurizer.FeaturizeAsync(items, featureProgress, cancellationToken).ConfigureAwait(false);
+            // Fine-tuning trains from the images, not from the frozen features: a backbone used only for fine-tuning featurizes nothing here.
+            var features = group.All(x => x.Config.Head is FineTuneHeadConfiguration)
+                ? await featurizer.FeaturizeAsync([], null, cancellationToken).ConfigureAwait(false)
+                : await featurizer.FeaturizeAsync(items, featureProgress, cancellationToken).ConfigureAwait(false);
             var featurizationSeconds = watch.Elapsed.TotalSeconds;
             skipped.AddRange(features.Failed);
             var rowByPath = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -179,6 +182,7 @@ public sealed record Experiment
             foreach (var (config, index) in group)
             {
                 using var memory = new PeakMemorySampler(MemorySampleMilliseconds);
+                var fineTunePreparationSeconds = 0.0;
                 var folds = new List<FoldResult>();
                 var pooled = new List<Prediction>();
                 TrainedClassifier? first = null;
@@ -188,6 +192,27 @@ public sealed record Experiment
                     {
                         var subject = splits.Count > 1 ? $"{config.Name}, fold {f + 1}/{splits.Count}" : config.Name;
                         progress?.Report(new ExperimentProgress(ExperimentStage.Training, subject, unitsDone, units));
+                        if (config.Head is FineTuneHeadConfiguration fineTune)
+                        {
+                            var tuned = await FineTuneFoldAsync(backbone, classes, splits[f], fineTune, seed, progress is null ? null : new TrainingStage(progress, subject, unitsDone, units), cancellationToken).ConfigureAwait(false);
+                            fineTunePreparationSeconds += tuned.PreparationSeconds;
+                            skipped.AddRange(tuned.Skipped);
+                            pooled.AddRange(tuned.Evaluation.Predictions);
+                            folds.Add(tuned.Fold with { Fold = f });
+                            if (f == 0)
+                            {
+                                first = tuned.Classifier;
+                            }
+                            else
+                            {
+                                tuned.Classifier.Dispose();
+                            }
+
+                            unitsDone++;
+                            progress?.Report(new ExperimentProgress(ExperimentStage.Training, subject, unitsDone, units));
+                            continue;
+                        }
+
                         var train = Rows(splits[f].Train, rowByPath);
                         var test = Rows(splits[f].Test, rowByPath);
                         var trainedClasses = train.Select(r => features.Items[r].Label).Distinct(StringComparer.Ordinal).Count();
@@ -258,7 +283,7 @@ public sealed record Experiment
                         TrainingHistory = folds[0].TrainingHistory,
                         Timings = new ConfigurationTimings
                         {
-                            FeaturizationSeconds = featurizationSeconds,
+                            FeaturizationSeconds = config.Head is FineTuneHeadConfiguration ? fineTunePreparationSeconds / splits.Count : featurizationSeconds,
                             TrainingSeconds = folds.Average(x => x.TrainingSeconds),
                             PredictionMillisecondsPerImage = predictionMs,
                             FeaturesComputed = features.Computed,
@@ -310,6 +335,35 @@ public sealed record Experiment
         }
 
         return resolved;
+    }
+
+    /// <summary>One fold of a fine-tuning configuration: train on the fold's images (validation: the split's, else a group-aware holdout), evaluate its test images.</summary>
+    private async Task<(TrainedClassifier Classifier, EvaluationResult Evaluation, FoldResult Fold, IReadOnlyList<SkippedFile> Skipped, double PreparationSeconds)> FineTuneFoldAsync(
+        BackboneSpec backbone, IReadOnlyList<string> classes, DatasetSplit split, FineTuneHeadConfiguration fineTune, int seed, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        var (train, validation) = split.Validation.Count > 0 ? (split.Train, split.Validation) : Splitter.Holdout(split.Train, fineTune.Training.ValidationFraction, fineTune.Training.Seed ?? seed);
+        var fit = Stopwatch.StartNew();
+        var result = await Task.Run(() => FineTuner.Train(backbone, classes, train, validation, fineTune, Featurizer, seed, progress, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var trainingSeconds = fit.Elapsed.TotalSeconds;
+        try
+        {
+            var evaluation = await result.Classifier.EvaluateAsync(split.Test, null, cancellationToken).ConfigureAwait(false);
+            var fold = new FoldResult
+            {
+                Fold = 0,
+                TrainCount = train.Count,
+                TestCount = evaluation.Predictions.Count,
+                Metrics = evaluation.Metrics,
+                TrainingSeconds = trainingSeconds,
+                TrainingHistory = result.Classifier.Training?.History ?? [],
+            };
+            return (result.Classifier, evaluation, fold, [.. result.Skipped, .. evaluation.Skipped], result.Preparation.TotalSeconds);
+        }
+        catch
+        {
+            result.Classifier.Dispose();
+            throw;
+        }
     }
 
     private static IClassifierHead TrainHead(

@@ -6,7 +6,7 @@ using Spectre.Console.Cli;
 
 namespace PokeClassifier.Cli.Commands;
 
-/// <summary><c>export</c>: check and copy the plain ML.NET model; ONNX export comes later.</summary>
+/// <summary><c>export</c>: check and copy the plain ML.NET model, or write the whole classifier as one ONNX model.</summary>
 internal sealed class ExportCommand(CliContext cli) : Command<ExportCommand.Settings>
 {
     public sealed class Settings : CommonSettings
@@ -16,12 +16,12 @@ internal sealed class ExportCommand(CliContext cli) : Command<ExportCommand.Sett
         public string Model { get; init; } = string.Empty;
 
         [CommandOption("-f|--format <FORMAT>")]
-        [Description("mlnet (a plain ML.NET model: MLContext.Model.Load, input column Image) or onnx (not available yet).")]
+        [Description("mlnet (a plain ML.NET model: MLContext.Model.Load, input column Image) or onnx (one ONNX model: input pixels [batch,3,H,W] RGB 0..255, outputs probabilities and label).")]
         [DefaultValue("mlnet")]
         public string Format { get; init; } = "mlnet";
 
         [CommandOption("-o|--out <FILE>")]
-        [Description("Where to write the exported model. Without it the model is only checked.")]
+        [Description("Where to write the exported model. Without it an mlnet export is only checked, and an onnx export goes next to the model (model.onnx).")]
         public string? Out { get; init; }
 
         public override ValidationResult Validate() => Format.ToLowerInvariant() is "mlnet" or "onnx"
@@ -33,8 +33,7 @@ internal sealed class ExportCommand(CliContext cli) : Command<ExportCommand.Sett
     {
         if (settings.Format.Equals("onnx", StringComparison.OrdinalIgnoreCase))
         {
-            CliApp.ErrorLine(cli.Errors, "error", "ONNX export is not available in this version yet. Use --format mlnet for a plain ML.NET model (load it with MLContext.Model.Load).");
-            return ExitCodes.NotAvailable;
+            return ExportOnnx(settings);
         }
 
         // The library's loader checks the manifest and the backbone; ML.NET's loader checks that the file stands alone.
@@ -65,6 +64,27 @@ internal sealed class ExportCommand(CliContext cli) : Command<ExportCommand.Sett
         File.Copy(settings.Model, temp, overwrite: true);
         File.Move(temp, target, overwrite: true);
         cli.Console.MarkupLine($"[green]Exported[/] the ML.NET model to {Markup.Escape(target)} (load it with MLContext.Model.Load; input column Image of type MLImage; outputs PredictedLabel and Score).");
+        return ExitCodes.Ok;
+    }
+
+    private int ExportOnnx(Settings settings)
+    {
+        using var classifier = TrainedClassifier.Load(settings.Model);
+        var target = Path.GetFullPath(settings.Out ?? Path.ChangeExtension(settings.Model, ".onnx"));
+        try
+        {
+            classifier.ExportOnnx(target);
+        }
+        catch (NotSupportedException e)
+        {
+            CliApp.ErrorLine(cli.Errors, "error", $"this model cannot be exported to ONNX: {e.Message}");
+            return ExitCodes.NotAvailable;
+        }
+
+        cli.Console.MarkupLine($"[green]Exported[/] {Markup.Escape(classifier.ToString())} to {Markup.Escape(target)}");
+        var (w, h) = (classifier.Backbone.InputWidth, classifier.Backbone.InputHeight);
+        cli.Console.MarkupLine(Markup.Escape($"Input: pixels [batch,3,{h},{w}] float32, RGB planes, values 0..255, the image resized to {w}x{h}; normalisation is inside the model."));
+        cli.Console.MarkupLine(Markup.Escape("Outputs: probabilities [batch, classes] (float), label [batch] (string); the class labels are in the metadata (pokeclassifier.classes)."));
         return ExitCodes.Ok;
     }
 }

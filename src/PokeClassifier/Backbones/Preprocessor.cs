@@ -10,7 +10,14 @@ internal sealed class Preprocessor
     private readonly float[]? _meanImage;
     private readonly int[] _sourcePlane;
 
-    public Preprocessor(ImagePreprocessing p, int width, int height)
+    /// <param name="p">The preprocessing.</param>
+    /// <param name="width">Input width.</param>
+    /// <param name="height">Input height.</param>
+    /// <param name="resizeMeanImage">
+    /// Whether a mean image of another size than <paramref name="width"/> x <paramref name="height"/> is resized (bilinear, half-pixel
+    /// centres) rather than refused: fine-tuning runs ML.NET's ResNet18 at other sizes than its 224 x 224.
+    /// </param>
+    public Preprocessor(ImagePreprocessing p, int width, int height, bool resizeMeanImage = false)
     {
         Width = width;
         Height = height;
@@ -25,7 +32,7 @@ internal sealed class Preprocessor
         if (p.MeanImageModelPath is not null)
         {
             int[] inputPlaneOfOutput;
-            (_meanImage, inputPlaneOfOutput) = ReadAffineModel(p.MeanImageModelPath, width, height);
+            (_meanImage, inputPlaneOfOutput) = ReadAffineModel(p.MeanImageModelPath, width, height, resizeMeanImage);
             _sourcePlane = inputPlaneOfOutput.Select(i => _sourcePlane[i]).ToArray();
         }
     }
@@ -35,6 +42,18 @@ internal sealed class Preprocessor
     public int Height { get; }
 
     public int TensorLength => 3 * Width * Height;
+
+    /// <summary>Per output plane: the factor applied to the 0..255 pixel (PixelScale / Std).</summary>
+    internal IReadOnlyList<float> Scale => _scale;
+
+    /// <summary>Per output plane: the offset added after scaling (-Mean / Std).</summary>
+    internal IReadOnlyList<float> Offset => _offset;
+
+    /// <summary>For each output plane, the RGB plane (0 R, 1 G, 2 B) it is taken from.</summary>
+    internal IReadOnlyList<int> SourcePlane => _sourcePlane;
+
+    /// <summary>The mean image subtracted last, [3, Height, Width] in output plane order; <see langword="null"/> when there is none.</summary>
+    internal float[]? MeanImage => _meanImage;
 
     /// <summary>Writes the tensor for one image (RGBA, Width x Height) into <paramref name="tensor"/>.</summary>
     public void Fill(ReadOnlySpan<byte> rgba, Span<float> tensor)
@@ -66,7 +85,7 @@ internal sealed class Preprocessor
     /// turns RGB into BGR and subtracts a BGR mean image). Probing it with zeros gives minus the mean image; probing with one plane
     /// set to one shows where that plane goes. Anything other than a plane permutation plus a constant is refused.
     /// </summary>
-    private static (float[] MeanImage, int[] InputPlaneOfOutput) ReadAffineModel(string modelPath, int width, int height)
+    private static (float[] MeanImage, int[] InputPlaneOfOutput) ReadAffineModel(string modelPath, int width, int height, bool allowResize)
     {
         try
         {
@@ -74,12 +93,13 @@ internal sealed class Preprocessor
             using var session = new InferenceSession(modelPath, options);
             var input = session.InputMetadata.Single();
             var dims = input.Value.Dimensions.Select(d => (long)(d < 0 ? 1 : d)).ToArray();
-            if (dims.Length != 4 || dims[1] != 3 || dims[2] != height || dims[3] != width)
+            if (dims.Length != 4 || dims[1] != 3 || (allowResize ? dims[2] < 1 || dims[3] < 1 : dims[2] != height || dims[3] != width))
             {
                 throw new ModelLoadException($"Preprocessing model '{modelPath}' takes [{string.Join(",", dims)}]; expected [1,3,{height},{width}].");
             }
 
-            var plane = width * height;
+            int modelHeight = (int)dims[2], modelWidth = (int)dims[3];
+            var plane = modelWidth * modelHeight;
             float[] Probe(int hotPlane)
             {
                 var x = new float[3 * plane];
@@ -121,11 +141,39 @@ internal sealed class Preprocessor
                 throw new ModelLoadException($"Preprocessing model '{modelPath}' is not a colour-plane permutation plus a constant image; such models are not supported.");
             }
 
-            return (zero.Select(v => -v).ToArray(), inputOf);
+            var mean = zero.Select(v => -v).ToArray();
+            return (modelWidth == width && modelHeight == height ? mean : ResizeBilinear(mean, modelWidth, modelHeight, width, height), inputOf);
         }
         catch (OnnxRuntimeException e)
         {
             throw new ModelLoadException($"Preprocessing model '{modelPath}' could not be loaded: {e.Message}", e);
         }
+    }
+
+    /// <summary>Bilinear resampling of [3, h, w] planes with half-pixel centres (torch's <c>interpolate(mode="bilinear", align_corners=False)</c>).</summary>
+    internal static float[] ResizeBilinear(float[] planes, int width, int height, int newWidth, int newHeight)
+    {
+        var result = new float[3 * newWidth * newHeight];
+        for (var c = 0; c < 3; c++)
+        {
+            var src = planes.AsSpan(c * width * height, width * height);
+            for (var y = 0; y < newHeight; y++)
+            {
+                var sy = Math.Clamp(((y + 0.5) * height / newHeight) - 0.5, 0, height - 1);
+                int y0 = (int)sy, y1 = Math.Min(y0 + 1, height - 1);
+                var fy = sy - y0;
+                for (var x = 0; x < newWidth; x++)
+                {
+                    var sx = Math.Clamp(((x + 0.5) * width / newWidth) - 0.5, 0, width - 1);
+                    int x0 = (int)sx, x1 = Math.Min(x0 + 1, width - 1);
+                    var fx = sx - x0;
+                    var top = (src[(y0 * width) + x0] * (1 - fx)) + (src[(y0 * width) + x1] * fx);
+                    var bottom = (src[(y1 * width) + x0] * (1 - fx)) + (src[(y1 * width) + x1] * fx);
+                    result[(c * newWidth * newHeight) + (y * newWidth) + x] = (float)((top * (1 - fy)) + (bottom * fy));
+                }
+            }
+        }
+
+        return result;
     }
 }

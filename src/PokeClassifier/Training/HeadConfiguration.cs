@@ -33,6 +33,14 @@ public abstract record HeadConfiguration
     /// </summary>
     public static CustomHeadConfiguration Custom(CustomHeadOptions? head = null, TrainingOptions? training = null) => new(head ?? new CustomHeadOptions(), training ?? new TrainingOptions());
 
+    /// <summary>
+    /// Fine-tuning: the last blocks of the backbone (<see cref="FineTuneOptions"/>) trained together with a TorchSharp head, the
+    /// backbone at a lower learning rate, with the study's training loop; <see langword="null"/> options take the defaults (the last
+    /// two blocks, a tenth of the head's rate, cached frozen activations, no augmentation).
+    /// </summary>
+    public static FineTuneHeadConfiguration FineTune(CustomHeadOptions? head = null, TrainingOptions? training = null, FineTuneOptions? fineTune = null) =>
+        new(head ?? new CustomHeadOptions(), training ?? new TrainingOptions(), fineTune ?? new FineTuneOptions());
+
     /// <summary>Checks the options and returns every problem found (empty when valid).</summary>
     public abstract IReadOnlyList<string> Validate();
 

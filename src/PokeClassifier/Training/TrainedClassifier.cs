@@ -13,7 +13,7 @@ namespace PokeClassifier.Training;
 /// bytes, evaluates on labelled images, saves to one file and loads it back. Thread-safe for prediction; dispose it to free the
 /// native sessions and modules.
 /// </summary>
-public sealed class TrainedClassifier : IDisposable
+public sealed partial class TrainedClassifier : IDisposable
 {
     private readonly ImageFeaturizer _featurizer;
     private readonly IClassifierHead _head;

@@ -41,7 +41,10 @@ internal readonly record struct OnnxDim
     public override string ToString() => Param ?? Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
 }
 
-/// <summary>A node attribute (the ONNX <c>AttributeProto</c> kinds this writer needs).</summary>
+/// <summary>
+/// A node attribute (the ONNX <c>AttributeProto</c> kinds this library reads and writes). An attribute read from a model also keeps
+/// its serialised bytes (<see cref="Raw"/>), so copying a graph writes it back exactly as it was, whatever its kind.
+/// </summary>
 internal sealed record OnnxAttribute
 {
     private OnnxAttribute(string name, AttributeKind kind)
@@ -56,8 +59,11 @@ internal sealed record OnnxAttribute
         Float = 1,
         Int = 2,
         String = 3,
+        Tensor = 4,
+        Graph = 5,
         Floats = 6,
         Ints = 7,
+        Strings = 8,
     }
 
     public string Name { get; }
@@ -74,6 +80,14 @@ internal sealed record OnnxAttribute
 
     internal IReadOnlyList<long> IntValues { get; private init; } = [];
 
+    internal IReadOnlyList<string> StringValues { get; private init; } = [];
+
+    /// <summary>The tensor of a <see cref="AttributeKind.Tensor"/> attribute (the <c>value</c> of a <c>Constant</c> node).</summary>
+    internal OnnxTensor? TensorValue { get; private init; }
+
+    /// <summary>The serialised <c>AttributeProto</c> of an attribute read from a model; written back verbatim.</summary>
+    internal byte[]? Raw { get; private init; }
+
     public static OnnxAttribute Float(string name, float value) => new(name, AttributeKind.Float) { FloatValue = value };
 
     public static OnnxAttribute Int(string name, long value) => new(name, AttributeKind.Int) { IntValue = value };
@@ -83,6 +97,12 @@ internal sealed record OnnxAttribute
     public static OnnxAttribute Floats(string name, params float[] values) => new(name, AttributeKind.Floats) { FloatValues = [.. values] };
 
     public static OnnxAttribute Ints(string name, params long[] values) => new(name, AttributeKind.Ints) { IntValues = [.. values] };
+
+    public static OnnxAttribute Strings(string name, params string[] values) => new(name, AttributeKind.Strings) { StringValues = [.. values] };
+
+    /// <summary>An attribute as read from a model: its decoded values and its original bytes.</summary>
+    internal static OnnxAttribute Read(string name, AttributeKind kind, byte[] raw, float f, long i, string s, IReadOnlyList<float> floats, IReadOnlyList<long> ints, IReadOnlyList<string> strings, OnnxTensor? tensor) =>
+        new(name, kind) { Raw = raw, FloatValue = f, IntValue = i, StringValue = s, FloatValues = floats, IntValues = ints, StringValues = strings, TensorValue = tensor };
 }
 
 /// <summary>
@@ -107,9 +127,11 @@ internal sealed class OnnxGraphBuilder
     private const int FloatType = 1;
     private const int Int64Type = 7;
     private readonly List<(string Name, IReadOnlyList<OnnxDim> Shape)> _inputs = [];
-    private readonly List<(string Name, IReadOnlyList<OnnxDim> Shape)> _outputs = [];
+    private readonly List<(string Name, IReadOnlyList<OnnxDim> Shape, int ElementType)> _outputs = [];
+    private readonly List<(string Key, string Value)> _metadata = [];
+    private readonly List<(string Domain, long Version)> _extraOpsets = [];
     private readonly List<(string Name, long[] Dims, int DataType, byte[] Raw)> _initializers = [];
-    private readonly List<(string OpType, string[] Inputs, string[] Outputs, string Name, OnnxAttribute[] Attributes)> _nodes = [];
+    private readonly List<(string OpType, string[] Inputs, string[] Outputs, string Name, OnnxAttribute[] Attributes, string Domain)> _nodes = [];
 
     public OnnxGraphBuilder(string graphName, long opsetVersion = 17, string producerName = "PokeClassifier")
     {
@@ -134,11 +156,29 @@ internal sealed class OnnxGraphBuilder
         return this;
     }
 
-    /// <summary>A float tensor output of the graph.</summary>
-    public OnnxGraphBuilder AddOutput(string name, IReadOnlyList<OnnxDim> shape)
+    /// <summary>A tensor output of the graph, float unless <paramref name="elementType"/> says otherwise (ONNX codes: 7 int64, 8 string).</summary>
+    public OnnxGraphBuilder AddOutput(string name, IReadOnlyList<OnnxDim> shape, int elementType = FloatType)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        _outputs.Add((name, [.. shape]));
+        _outputs.Add((name, [.. shape], elementType));
+        return this;
+    }
+
+    /// <summary>A <c>metadata_props</c> entry of the model (ONNX Runtime shows them as the model's custom metadata).</summary>
+    public OnnxGraphBuilder AddMetadata(string key, string value)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(key);
+        ArgumentNullException.ThrowIfNull(value);
+        _metadata.Add((key, value));
+        return this;
+    }
+
+    /// <summary>Imports another operator set (for example <c>ai.onnx.ml</c>) besides the default domain's.</summary>
+    public OnnxGraphBuilder AddOpset(string domain, long version)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(domain);
+        ArgumentOutOfRangeException.ThrowIfLessThan(version, 1);
+        _extraOpsets.Add((domain, version));
         return this;
     }
 
@@ -172,13 +212,55 @@ internal sealed class OnnxGraphBuilder
         return this;
     }
 
+    /// <summary>
+    /// A constant read from another model, written back with its element type: float, int64, int32, or one-byte types (bool, uint8,
+    /// int8). Float values may have been changed (fine-tuned weights); the name and shape are the tensor's.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The tensor's element type has no values this library can write (float16, strings, ...).</exception>
+    public OnnxGraphBuilder AddInitializer(OnnxTensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        if (tensor.Floats is { } floats)
+        {
+            // Doubles are narrowed to float when read; they are written as float.
+            return AddInitializer(tensor.Name, tensor.Dims, floats);
+        }
+
+        if (tensor.Int64s is not { } ints)
+        {
+            throw new NotSupportedException($"Initializer '{tensor.Name}' has ONNX element type {tensor.DataType}, which the ONNX writer cannot copy.");
+        }
+
+        var width = tensor.DataType switch { Int64Type => 8, 6 => 4, 2 or 3 or 9 => 1, _ => 8 };
+        var dataType = width == 8 ? Int64Type : tensor.DataType;
+        var raw = new byte[ints.Length * width];
+        for (var i = 0; i < ints.Length; i++)
+        {
+            switch (width)
+            {
+                case 8: BinaryPrimitives.WriteInt64LittleEndian(raw.AsSpan(i * 8), ints[i]); break;
+                case 4: BinaryPrimitives.WriteInt32LittleEndian(raw.AsSpan(i * 4), checked((int)ints[i])); break;
+                default: raw[i] = unchecked((byte)ints[i]); break;
+            }
+        }
+
+        CheckCount(tensor.Name, tensor.Dims, ints.Length);
+        _initializers.Add((tensor.Name, [.. tensor.Dims], dataType, raw));
+        return this;
+    }
+
     /// <summary>An operator node of the default ONNX domain.</summary>
     public OnnxGraphBuilder AddNode(string opType, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, params OnnxAttribute[] attributes) =>
         AddNamedNode(opType, $"{opType}_{_nodes.Count}", inputs, outputs, attributes);
 
     /// <summary>An operator node with an explicit node name.</summary>
-    public OnnxGraphBuilder AddNamedNode(string opType, string name, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, params OnnxAttribute[] attributes)
+    public OnnxGraphBuilder AddNamedNode(string opType, string name, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, params OnnxAttribute[] attributes) =>
+        AddDomainNode(string.Empty, opType, name, inputs, outputs, attributes);
+
+    /// <summary>An operator node of another domain (for example <c>ai.onnx.ml</c>; import its opset with <see cref="AddOpset"/>).</summary>
+    public OnnxGraphBuilder AddDomainNode(string domain, string opType, string name, IReadOnlyList<string> inputs, IReadOnlyList<string> outputs, params OnnxAttribute[] attributes)
     {
+        ArgumentNullException.ThrowIfNull(domain);
         ArgumentException.ThrowIfNullOrEmpty(opType);
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(inputs);
@@ -188,7 +270,7 @@ internal sealed class OnnxGraphBuilder
             throw new ArgumentException($"Node {name} ({opType}) needs at least one output.", nameof(outputs));
         }
 
-        _nodes.Add((opType, [.. inputs], [.. outputs], name, [.. attributes]));
+        _nodes.Add((opType, [.. inputs], [.. outputs], name, [.. attributes], domain));
         return this;
     }
 
@@ -209,6 +291,24 @@ internal sealed class OnnxGraphBuilder
             opset.WriteString(1, string.Empty); // domain: the default ONNX domain
             opset.WriteInt64(2, OpsetVersion);
         });
+        foreach (var (domain, version) in _extraOpsets)
+        {
+            model.WriteMessage(8, opset =>
+            {
+                opset.WriteString(1, domain);
+                opset.WriteInt64(2, version);
+            });
+        }
+
+        foreach (var (key, value) in _metadata)
+        {
+            model.WriteMessage(14, entry => // metadata_props: StringStringEntryProto
+            {
+                entry.WriteString(1, key);
+                entry.WriteString(2, value);
+            });
+        }
+
         return model.ToArray();
     }
 
@@ -262,6 +362,11 @@ internal sealed class OnnxGraphBuilder
                 {
                     n.WriteMessage(5, a => WriteAttribute(a, attribute));
                 }
+
+                if (node.Domain.Length > 0)
+                {
+                    n.WriteString(7, node.Domain);
+                }
             });
         }
 
@@ -283,17 +388,23 @@ internal sealed class OnnxGraphBuilder
 
         foreach (var (name, shape) in _inputs)
         {
-            graph.WriteMessage(11, v => WriteValueInfo(v, name, shape));
+            graph.WriteMessage(11, v => WriteValueInfo(v, name, shape, FloatType));
         }
 
-        foreach (var (name, shape) in _outputs)
+        foreach (var (name, shape, elementType) in _outputs)
         {
-            graph.WriteMessage(12, v => WriteValueInfo(v, name, shape));
+            graph.WriteMessage(12, v => WriteValueInfo(v, name, shape, elementType));
         }
     }
 
     private static void WriteAttribute(ProtoWriter a, OnnxAttribute attribute)
     {
+        if (attribute.Raw is not null)
+        {
+            a.WriteRaw(attribute.Raw);
+            return;
+        }
+
         a.WriteString(1, attribute.Name);
         switch (attribute.Kind)
         {
@@ -320,6 +431,13 @@ internal sealed class OnnxGraphBuilder
                 }
 
                 break;
+            case OnnxAttribute.AttributeKind.Strings:
+                foreach (var text in attribute.StringValues)
+                {
+                    a.WriteBytes(9, Encoding.UTF8.GetBytes(text));
+                }
+
+                break;
             default:
                 throw new InvalidOperationException($"Unknown attribute kind {attribute.Kind}.");
         }
@@ -327,12 +445,12 @@ internal sealed class OnnxGraphBuilder
         a.WriteInt64(20, (long)attribute.Kind); // type
     }
 
-    private static void WriteValueInfo(ProtoWriter v, string name, IReadOnlyList<OnnxDim> shape)
+    private static void WriteValueInfo(ProtoWriter v, string name, IReadOnlyList<OnnxDim> shape, int elementType)
     {
         v.WriteString(1, name);
         v.WriteMessage(2, type => type.WriteMessage(1, tensor => // TypeProto.tensor_type
         {
-            tensor.WriteInt64(1, FloatType); // elem_type
+            tensor.WriteInt64(1, elementType); // elem_type
             tensor.WriteMessage(2, s => // shape
             {
                 foreach (var dim in shape)
@@ -391,6 +509,9 @@ internal sealed class ProtoWriter
         write(nested);
         WriteBytes(field, nested._buffer.WrittenSpan);
     }
+
+    /// <summary>Bytes that are already a serialised message body (an attribute copied from another model).</summary>
+    public void WriteRaw(ReadOnlySpan<byte> bytes) => _buffer.Write(bytes);
 
     public byte[] ToArray() => _buffer.WrittenSpan.ToArray();
 

@@ -93,6 +93,13 @@ internal sealed class TorchHead : IClassifierHead
         }
     }
 
+    /// <summary>Wraps a head network trained elsewhere (fine-tuning trains it together with the backbone); takes ownership of it.</summary>
+    internal static TorchHead FromTrained(Sequential network, CustomHeadOptions options, IReadOnlyList<string> classes, int[] featureShape, TrainingSummary? training)
+    {
+        network.eval();
+        return new TorchHead(network, options, classes, featureShape, training);
+    }
+
     /// <summary>Reads the head of a saved TorchSharp-path model.</summary>
     /// <exception cref="ModelLoadException">The file lacks the head's weights or architecture, or they do not fit each other.</exception>
     public static TorchHead Load(ZipArchive zip, SavedManifest manifest, string path)

@@ -30,6 +30,7 @@ internal static class TorchTrainer
     /// <param name="groups">Parameter groups with their own learning rates; <see langword="null"/> for one group of every parameter that requires a gradient, at <see cref="TrainingOptions.LearningRate"/>.</param>
     /// <param name="hooks">Optional callbacks.</param>
     /// <param name="progress">Reported after every batch, and once more after each epoch with the finished <see cref="EpochRecord"/>.</param>
+    /// <param name="threads">libtorch's intra-op threads for the run (fine-tuning gives a convolutional backbone every core).</param>
     /// <param name="cancellationToken">Checked before every batch.</param>
     /// <exception cref="OperationCanceledException">Cancelled; the model holds the weights of the last finished step.</exception>
     public static TrainingSummary Train(
@@ -41,6 +42,7 @@ internal static class TorchTrainer
         int seed,
         IReadOnlyList<ParameterGroup>? groups = null,
         TrainerHooks? hooks = null,
+        int threads = 1,
         IProgress<TrainingProgress>? progress = null,
         CancellationToken cancellationToken = default)
     {
@@ -59,7 +61,7 @@ internal static class TorchTrainer
             validation = null;
         }
 
-        TorchRuntime.EnsureInitialized();
+        TorchRuntime.EnsureInitialized(threads);
         var total = Stopwatch.StartNew();
         manual_seed(seed);
         var random = new Random(seed);

@@ -1,0 +1,197 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using PokeClassifier.Backbones;
+using PokeClassifier.Backbones.Onnx;
+using PokeClassifier.Backbones.Torch;
+using PokeClassifier.Data;
+using PokeClassifier.Features;
+using static TorchSharp.torch;
+
+namespace PokeClassifier.Training;
+
+/// <summary>
+/// Fine-tunes a backbone with a head (<see cref="FineTuneHeadConfiguration"/>) and returns a classifier like any other: the backbone
+/// is imported as a graph module (<see cref="BackboneGraph"/>, <see cref="OnnxTorchImporter"/>), cut before its last blocks, trained
+/// with the head by <see cref="TorchTrainer"/> (two parameter groups: the head at the loop's rate, the backbone lower), then written
+/// back as an ONNX backbone (preprocessing inside, pixels in) that the classifier runs through ONNX Runtime, saves and exports.
+/// </summary>
+internal static class FineTuner
+{
+    /// <summary>The input name of a fine-tuned backbone file: 0..255 RGB pixels, preprocessing inside.</summary>
+    public const string PixelInput = "pixels";
+
+    /// <summary>Where fine-tuned backbones are written, by content hash.</summary>
+    public static string Directory => Path.Combine(CacheRoot.Directory, "fine-tuned");
+
+    /// <summary>Fine-tunes and returns the classifier, the images that could not be decoded, and the time spent preparing and training.</summary>
+    /// <param name="backbone">The resolved backbone spec.</param>
+    /// <param name="classes">The labels, in output order.</param>
+    /// <param name="train">Training images.</param>
+    /// <param name="validation">Validation images (early stopping), possibly empty.</param>
+    /// <param name="configuration">Head, loop and fine-tuning options.</param>
+    /// <param name="featurizer">Options of the resulting classifier's featurizer (cache, parallelism) and of the frozen-activation cache.</param>
+    /// <param name="seed">The run's seed, when the loop's options have none.</param>
+    /// <param name="progress">Per batch and per epoch.</param>
+    /// <param name="cancellationToken">Checked between batches.</param>
+    public static FineTuneResult Train(
+        BackboneSpec backbone, IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, IReadOnlyList<DatasetItem> validation,
+        FineTuneHeadConfiguration configuration, FeaturizerOptions featurizer, int seed, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var problems = configuration.Validate();
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", problems));
+        }
+
+        var options = configuration.FineTuning;
+        var size = options.InputSize ?? backbone.InputWidth;
+        if (options.InputSize is null && backbone.InputWidth != backbone.InputHeight)
+        {
+            throw new ArgumentException($"Backbone {backbone.Name} takes {backbone.InputWidth} x {backbone.InputHeight} images; fine-tuning runs square inputs, so set {nameof(FineTuneOptions.InputSize)}.");
+        }
+
+        var runSeed = configuration.Training.Seed ?? seed;
+        TorchRuntime.EnsureInitialized(options.Threads);
+        var prepare = Stopwatch.StartNew();
+        var graph = BackboneGraph.For(backbone);
+        using var module = OnnxTorchImporter.Import(graph.Model, graph.OutputName, graph.Source);
+        var cut = options.UnfreezeFrom is { } from ? module.IndexOf(from)
+            : options.UnfreezeLastBlocks == 0 ? module.NodeCount
+            : module.Blocks[Math.Max(0, module.Blocks.Count - Math.Min(options.UnfreezeLastBlocks, module.Blocks.Count))].Start;
+        module.SetTrainableFrom(cut);
+
+        var parallelism = Math.Max(1, featurizer.Parallelism);
+        var trainImages = FineTuneImages.Load(train, classes, size, parallelism, featurizer.MaxDecodePixels, cancellationToken);
+        var validationImages = FineTuneImages.Load(validation, classes, size, parallelism, featurizer.MaxDecodePixels, cancellationToken);
+        if (trainImages.Count == 0)
+        {
+            throw new DatasetException($"None of the {train.Count} training images could be decoded; first failure: {(trainImages.Skipped.Count > 0 ? trainImages.Skipped[0] : null)}");
+        }
+
+        using var tensorizer = new ImageTensorizer(backbone.Preprocessing, size);
+        var augmented = options.Augmentation is { IsEnabled: true };
+        var frontier = module.Frontier(cut);
+        var cached = options.CacheFrozenActivations && !augmented && cut > 0 && frontier.Count == 1;
+        var cache = cached && featurizer.UseCache ? new FeatureCache(featurizer.CacheDirectory) : null;
+        var identity = cached ? ActivationBatchSource.Identity(ImageFeaturizer.ComputeIdentity(backbone), size, frontier[0]) : string.Empty;
+        using var trainActivations = cached ? ActivationBatchSource.Build(trainImages, tensorizer, module, cut, identity, cache, null, cancellationToken) : null;
+        using var validationActivations = cached && validationImages.Count > 0 ? ActivationBatchSource.Build(validationImages, tensorizer, module, cut, identity, cache, null, cancellationToken) : null;
+        IBatchSource trainSource = trainActivations is not null ? trainActivations : new ImageBatchSource(trainImages, tensorizer, options.Augmentation);
+        IBatchSource? validationSource = validationImages.Count == 0 ? null
+            : validationActivations is not null ? validationActivations : new ImageBatchSource(validationImages, tensorizer, null);
+
+        var featureShape = ProbeFeatureShape(module, size);
+        var head = HeadNetwork.Build(configuration.Head, featureShape, classes.Count, runSeed);
+        TrainedClassifier? classifier = null;
+        try
+        {
+            var network = new FineTuneNetwork(module, head, cut, inputIsFrontier: cached, options.UpdateBatchNormStatistics);
+            var headRate = configuration.Training.LearningRate;
+            var groups = new List<ParameterGroup> { new("head", network.HeadParameters, headRate) };
+            if (network.BackboneParameters.Count > 0)
+            {
+                groups.Add(new ParameterGroup("backbone", network.BackboneParameters, options.BackboneLearningRate ?? headRate / 10));
+            }
+
+            var preparation = prepare.Elapsed;
+            var summary = TorchTrainer.Train(
+                network, trainSource, validationSource, classes, configuration.Training, runSeed, groups,
+                new TrainerHooks { EnterTraining = _ => network.EnterTraining() }, options.Threads, progress, cancellationToken);
+
+            // The classifier runs the fine-tuned backbone like any ONNX backbone: written with its preprocessing, pixels in.
+            var path = WriteBackbone(graph, module, backbone.Preprocessing, size, featureShape);
+            var spec = new BackboneSpec
+            {
+                Name = $"{backbone.Name} fine-tuned ({options})",
+                Engine = BackboneEngine.OnnxRuntime,
+                ModelPath = path,
+                InputName = PixelInput,
+                OutputName = graph.OutputName,
+                InputWidth = size,
+                InputHeight = size,
+                FeatureLength = featureShape.Aggregate(1, (a, d) => a * d),
+                FeatureShape = featureShape,
+                Preprocessing = new ImagePreprocessing(),
+            };
+            var featurizerForClassifier = new ImageFeaturizer(spec, featurizer);
+            var torchHead = TorchHead.FromTrained(head, configuration.Head, classes, [.. featurizerForClassifier.OutputShape], summary);
+            classifier = new TrainedClassifier(featurizerForClassifier, ownsFeaturizer: true, torchHead, configuration.Description);
+            return new FineTuneResult
+            {
+                Classifier = classifier,
+                Skipped = [.. trainImages.Skipped, .. validationImages.Skipped],
+                Preparation = preparation,
+                Training = TimeSpan.FromSeconds(summary.Seconds),
+                FrozenActivationsComputed = (trainActivations?.Computed ?? 0) + (validationActivations?.Computed ?? 0),
+                FrozenActivationBytes = (trainActivations?.Bytes ?? 0) + (validationActivations?.Bytes ?? 0),
+                TrainedParameters = network.BackboneParameters.Sum(p => p.numel()),
+                CachedActivations = cached,
+            };
+        }
+        catch
+        {
+            if (classifier is null)
+            {
+                head.Dispose();
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>One image's feature shape (no batch dimension) at the given size.</summary>
+    private static int[] ProbeFeatureShape(OnnxGraphModule module, int size)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        module.eval();
+        return module.call(zeros(1, 3, size, size)).shape.Skip(1).Select(d => checked((int)d)).ToArray();
+    }
+
+    /// <summary>Writes the fine-tuned backbone (pixels → preprocessing → graph with the trained weights → features) by content hash.</summary>
+    private static string WriteBackbone(BackboneGraph graph, OnnxGraphModule module, ImagePreprocessing preprocessing, int size, int[] featureShape)
+    {
+        var (builder, features, _) = OnnxPipelineWriter.Begin(graph, preprocessing, size, size, PixelInput, module.Nodes, module.ExportWeights());
+        builder.AddOutput(features, [OnnxDim.Batch, .. featureShape.Select(d => (OnnxDim)d)]);
+        var bytes = builder.ToBytes();
+        var path = Path.Combine(Directory, string.Create(CultureInfo.InvariantCulture, $"{Convert.ToHexStringLower(SHA256.HashData(bytes))[..20]}.onnx"));
+        if (!File.Exists(path))
+        {
+            System.IO.Directory.CreateDirectory(Directory);
+            var temp = $"{path}.{Guid.NewGuid():N}.tmp";
+            File.WriteAllBytes(temp, bytes);
+            File.Move(temp, path, overwrite: true);
+        }
+
+        return path;
+    }
+}
+
+/// <summary>What <see cref="FineTuner.Train"/> produced and what it cost.</summary>
+internal sealed record FineTuneResult
+{
+    public required TrainedClassifier Classifier { get; init; }
+
+    public required IReadOnlyList<SkippedFile> Skipped { get; init; }
+
+    /// <summary>Importing the backbone, decoding the images and computing the frozen activations.</summary>
+    public TimeSpan Preparation { get; init; }
+
+    /// <summary>The training loop.</summary>
+    public TimeSpan Training { get; init; }
+
+    /// <summary>Images that went through the frozen part (the rest came from the disk cache); 0 without caching.</summary>
+    public int FrozenActivationsComputed { get; init; }
+
+    /// <summary>Memory held by the cached frozen activations.</summary>
+    public long FrozenActivationBytes { get; init; }
+
+    /// <summary>Backbone parameters that were trained.</summary>
+    public long TrainedParameters { get; init; }
+
+    /// <summary>Whether the frozen activations were cached (no augmentation).</summary>
+    public bool CachedActivations { get; init; }
+}

@@ -1,0 +1,99 @@
+using PokeClassifier.Backbones;
+using PokeClassifier.Backbones.Torch;
+using PokeClassifier.Features;
+using PokeClassifier.Training;
+using static TorchSharp.torch;
+
+namespace PokeClassifier.Tests.Training;
+
+public sealed class FineTuneInputTests
+{
+    private static readonly string[] Classes = ["Bulbasaur", "Charmander", "Squirtle"];
+
+    private static FineTuneImages Images(int size, int perClass = 3) =>
+        FineTuneImages.Load(OnnxExportTests.Sprites(Classes, perClass), Classes, size, 2, 1L << 24, default);
+
+    private static float[] Values(Tensor t) => t.contiguous().data<float>().ToArray();
+
+    [Fact]
+    public void Given_no_augmentation_When_a_batch_is_made_Then_it_is_the_featurizers_preprocessing_of_ResNet18()
+    {
+        TorchRuntime.EnsureInitialized();
+        var spec = BackboneSpec.ResNet18;
+        var images = Images(224);
+        var preprocessor = new Preprocessor(spec.Preprocessing, 224, 224);
+        using var tensorizer = new ImageTensorizer(spec.Preprocessing, 224);
+        using var scope = NewDisposeScope();
+
+        var batch = Values(tensorizer.Batch(images, [0, 4], null, new Random(1)));
+
+        var expected = new float[2 * preprocessor.TensorLength];
+        foreach (var (item, k) in new[] { (images.Items[0], 0), (images.Items[4], 1) })
+        {
+            var rgba = PokeClassifier.Data.ImageDecoder.DecodeRgba(File.ReadAllBytes(item.Path), item.Path, 224, 224);
+            preprocessor.Fill(rgba, expected.AsSpan(k * preprocessor.TensorLength, preprocessor.TensorLength));
+        }
+
+        Assert.True(expected.Zip(batch, (e, a) => Math.Abs(e - a)).Max() < 1e-4);
+    }
+
+    [Fact]
+    public void Given_a_seed_When_augmented_batches_are_drawn_Then_the_same_seed_gives_the_same_images_and_another_does_not()
+    {
+        TorchRuntime.EnsureInitialized();
+        var images = Images(64);
+        using var tensorizer = new ImageTensorizer(ImagePreprocessing.TorchImageNet, 64);
+        using var scope = NewDisposeScope();
+        int[] indices = [0, 1, 2, 3, 4, 5];
+
+        var first = Values(tensorizer.Batch(images, indices, AugmentationOptions.Default, new Random(42)));
+        var again = Values(tensorizer.Batch(images, indices, AugmentationOptions.Default, new Random(42)));
+        var other = Values(tensorizer.Batch(images, indices, AugmentationOptions.Default, new Random(43)));
+        var plain = Values(tensorizer.Batch(images, indices, null, new Random(42)));
+
+        Assert.Equal(first, again);
+        Assert.NotEqual(first, other);
+        Assert.NotEqual(first, plain);
+    }
+
+    [Fact]
+    public void Given_only_a_flip_When_an_image_is_flipped_Then_it_is_the_mirror_image()
+    {
+        TorchRuntime.EnsureInitialized();
+        var images = Images(32, perClass: 1);
+        using var tensorizer = new ImageTensorizer(ImagePreprocessing.TorchImageNet, 32);
+        var flipOnly = new AugmentationOptions { CropScaleMin = 1, Brightness = 0, Contrast = 0, Saturation = 0 };
+        using var scope = NewDisposeScope();
+        var plain = tensorizer.Batch(images, [0], null, new Random(1));
+
+        // Draw seeds until one flips (half of them do).
+        var flipped = Enumerable.Range(0, 20).Select(s => tensorizer.Batch(images, [0], flipOnly, new Random(s)))
+            .First(t => !Values(t).SequenceEqual(Values(plain)));
+
+        Assert.Equal(Values(plain.flip(3)), Values(flipped));
+    }
+
+    [Fact]
+    public void Given_a_disk_cache_When_the_frozen_activations_are_built_twice_Then_the_second_build_computes_none_and_gives_the_same_tensor()
+    {
+        TorchRuntime.EnsureInitialized();
+        var images = Images(64);
+        var dir = TestImages.NewTempDir("activations");
+        var cache = new FeatureCache(dir);
+        using var module = OnnxTorchImporter.Import(BackboneSpec.ResNet18.ModelPath);
+        var cut = module.Blocks[^2].Start;
+        using var tensorizer = new ImageTensorizer(BackboneSpec.ResNet18.Preprocessing, 64);
+        var identity = ActivationBatchSource.Identity("resnet18", 64, module.Frontier(cut).Single());
+
+        using var first = ActivationBatchSource.Build(images, tensorizer, module, cut, identity, cache, null, default);
+        using var second = ActivationBatchSource.Build(images, tensorizer, module, cut, identity, cache, null, default);
+        using var scope = NewDisposeScope();
+
+        Assert.Equal(images.Count, first.Computed);
+        Assert.Equal(0, second.Computed);
+        int[] all = [.. Enumerable.Range(0, images.Count)];
+        Assert.Equal(Values(first.Inputs(all, true, new Random(1))), Values(second.Inputs(all, true, new Random(1))));
+        Assert.Equal([(long)images.Count, 512, 2, 2], first.Inputs(all, true, new Random(1)).shape);
+        Directory.Delete(dir, recursive: true);
+    }
+}

@@ -31,7 +31,7 @@ internal sealed class BareOnnxBaseline : IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
-        _sessions = Enumerable.Range(0, sessions).Select(_ => new InferenceSession(spec.OnnxModelPath, _options)).ToArray();
+        _sessions = Enumerable.Range(0, sessions).Select(_ => new InferenceSession(spec.ModelPath, _options)).ToArray();
     }
 
     public int Sessions => _sessions.Length;

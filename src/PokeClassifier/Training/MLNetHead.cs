@@ -98,9 +98,36 @@ internal sealed class MLNetHead : IClassifierHead
     /// </summary>
     public void Save(string path, BackboneSpec backbone, SavedManifest manifest)
     {
-        // The input schema (one MLImage column) cannot be serialised by ML.NET; the model itself records what it reads.
-        var (model, _) = BuildImageModel(backbone);
-        Context.Model.Save(model, null, path);
+        // A TorchSharp backbone is written as an ONNX graph first (same weights, same features), so the saved file stays a
+        // plain ML.NET + ONNX model; ML.NET embeds the graph's bytes, so the temporary file can go once the model is saved.
+        string? exported = null;
+        if (backbone.Engine == BackboneEngine.TorchSharp)
+        {
+            exported = Path.Combine(Path.GetTempPath(), $"pokeclassifier-{Guid.NewGuid():N}.onnx");
+            File.WriteAllBytes(exported, Backbones.Torch.TorchGraphExporter.Export(backbone));
+            backbone = backbone with
+            {
+                Engine = BackboneEngine.OnnxRuntime,
+                ModelPath = exported,
+                InputName = Backbones.Torch.TorchGraphExporter.InputName,
+                OutputName = Backbones.Torch.TorchGraphExporter.OutputName,
+            };
+        }
+
+        try
+        {
+            // The input schema (one MLImage column) cannot be serialised by ML.NET; the model itself records what it reads.
+            var (model, _) = BuildImageModel(backbone);
+            Context.Model.Save(model, null, path);
+        }
+        finally
+        {
+            if (exported is not null)
+            {
+                File.Delete(exported);
+            }
+        }
+
         using var zip = ZipFile.Open(path, ZipArchiveMode.Update);
         var headEntry = zip.CreateEntry(HeadEntry, CompressionLevel.Optimal);
         using (var headStream = headEntry.Open())

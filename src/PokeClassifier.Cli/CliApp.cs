@@ -48,7 +48,7 @@ public static class CliApp
                 .WithExample("compare", "data/pokemon/manifest.csv", "--backbones", "resnet18", "--heads", "lbfgs,sdca", "--report", "report")
                 .WithExample("compare", "images", "--config", "fast=resnet18:sdca", "--config", "default=resnet18:lbfgs", "--folds", "5", "--report", "report");
             config.AddCommand<ExportCommand>("export")
-                .WithDescription("Export a saved model: 'mlnet' checks and copies the plain ML.NET model; 'onnx' is not available yet.")
+                .WithDescription("Export a saved model: 'mlnet' checks and copies the plain ML.NET model; 'onnx' writes the whole classifier as one ONNX model.")
                 .WithExample("export", "model.zip", "--format", "mlnet", "--out", "mlnet-model.zip");
         });
 

@@ -16,7 +16,7 @@ internal sealed class ExportCommand(CliContext cli) : Command<ExportCommand.Sett
         public string Model { get; init; } = string.Empty;
 
         [CommandOption("-f|--format <FORMAT>")]
-        [Description("mlnet (a plain ML.NET model: MLContext.Model.Load, input column Image) or onnx (one ONNX model: input pixels [batch,3,H,W] RGB 0..255, outputs probabilities and label).")]
+        [Description("mlnet (a plain ML.NET model: MLContext.Model.Load, input column Image) or onnx (one ONNX model: input pixels [[batch,3,H,W]] RGB 0..255, outputs probabilities and label).")]
         [DefaultValue("mlnet")]
         public string Format { get; init; } = "mlnet";
 

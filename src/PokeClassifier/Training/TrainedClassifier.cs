@@ -105,7 +105,8 @@ public sealed partial class TrainedClassifier : IDisposable
     /// For an ML.NET head the file is also a complete ML.NET model (input column <c>Image</c> of type <c>MLImage</c>; outputs
     /// <c>PredictedLabel</c> and <c>Score</c>) with the backbone's ONNX graph inside, loadable with <c>MLContext.Model.Load</c> in a
     /// process that references only ML.NET packages. For a TorchSharp head it holds the head's weights
-    /// (<c>PokeClassifier/head.safetensors</c>) and needs this library to load; its portable form is an ONNX export.
+    /// (<c>PokeClassifier/head.safetensors</c>) and needs this library to load; its portable form is an ONNX export. A fine-tuned
+    /// backbone is stored in the file too (<c>PokeClassifier/backbone.onnx</c>), so the file stands alone on another machine.
     /// </summary>
     public void Save(string path)
     {
@@ -116,6 +117,7 @@ public sealed partial class TrainedClassifier : IDisposable
         try
         {
             _head.Save(temp, Backbone, SavedManifest.From(this, _head.FeatureShape));
+            FineTunedBackbone.Embed(temp, Backbone);
             File.Move(temp, full, overwrite: true);
         }
         finally
@@ -156,6 +158,7 @@ public sealed partial class TrainedClassifier : IDisposable
                 throw new ModelLoadException($"'{path}' has format version {manifest.FormatVersion}; this library reads versions 1 to {SavedManifest.LatestFormatVersion}.");
             }
 
+            manifest = FineTunedBackbone.Extract(zip, manifest, path, options);
             head = manifest.HeadKind switch
             {
                 MLNetHead.TrainingPath => MLNetHead.Load(zip, manifest, path),

@@ -51,12 +51,19 @@ public sealed class FineTuningTests(ITestOutputHelper output)
         tuned.ExportOnnx(onnx);
         OnnxExportTests.AssertSamePredictions(tuned, onnx, test.Where((_, i) => i % 12 == 0).Select(i => i.Path).ToArray());
 
-        // And it saves and loads with the same probabilities.
+        // And it saves and loads with the same probabilities, also where the fine-tuned backbone file is not (it travels in the zip).
         var saved = Path.Combine(cache, "fine-tuned.zip");
         tuned.Save(saved);
-        using var loaded = TrainedClassifier.Load(saved);
+        var elsewhere = TestImages.NewTempDir("finetune-elsewhere");
+        using var loaded = TrainedClassifier.Load(saved, options: new FeaturizerOptions { CacheDirectory = elsewhere });
         var probe = test[3].Path;
         Assert.Equal(tuned.Predict(probe).Top.Select(t => t.Probability), loaded.Predict(probe).Top.Select(t => t.Probability));
+        Assert.StartsWith(Path.Combine(cache, "fine-tuned"), tuned.Backbone.ModelPath, StringComparison.Ordinal);
+        File.Move(tuned.Backbone.ModelPath, tuned.Backbone.ModelPath + ".moved");
+        using var moved = TrainedClassifier.Load(saved, options: new FeaturizerOptions { CacheDirectory = elsewhere });
+        Assert.StartsWith(Path.Combine(elsewhere, "fine-tuned"), moved.Backbone.ModelPath, StringComparison.Ordinal);
+        Assert.Equal(tuned.Predict(probe).Top.Select(t => t.Probability), moved.Predict(probe).Top.Select(t => t.Probability));
+        Directory.Delete(elsewhere, recursive: true);
         Directory.Delete(cache, recursive: true);
     }
 

@@ -83,6 +83,32 @@ public sealed class OnnxExportTests
     }
 
     [Fact]
+    public async Task Given_a_custom_TorchSharp_head_on_frozen_ResNet18_When_exported_Then_OnnxRuntime_gives_the_librarys_probabilities()
+    {
+        var cache = TestImages.NewTempDir("export-custom");
+        var train = Sprites(["Bulbasaur", "Charmander", "Squirtle"], perClass: 6);
+        var test = Sprites(["Bulbasaur", "Charmander", "Squirtle"], perClass: 2, skip: 6).Select(i => i.Path).ToArray();
+        using var classifier = await ImageClassification.FromFolder(TestImages.SharedDataset).WithFeatureCache(cache)
+            .WithCustomHead(CustomHeadOptions.Mlp(0.3, 64, 32), new TrainingOptions { Epochs = 3, EarlyStopping = null, Seed = 1 })
+            .TrainAsync(train);
+        var path = Path.Combine(cache, "custom.onnx");
+
+        classifier.ExportOnnx(path, new OnnxExportOptions { LabelName = null });
+
+        using var session = new InferenceSession(path);
+        Assert.Equal(["probabilities"], session.OutputMetadata.Keys);
+        var probe = test[0];
+        using var input = OrtValue.CreateTensorValueFromMemory(Pixels(probe, 224, 224), [1, 3, 224, 224]);
+        using var runOptions = new RunOptions();
+        using var results = session.Run(runOptions, ["pixels"], [input], ["probabilities"]);
+        var exported = results[0].GetTensorDataAsSpan<float>().ToArray();
+        var library = classifier.Predict(probe, topK: 3);
+        var worst = classifier.Classes.Select((c, i) => Math.Abs(library.Top.Single(t => t.Label == c).Probability - exported[i])).Max();
+        Assert.True(worst < 1e-4, $"probabilities differ by {worst:E2}");
+        Directory.Delete(cache, recursive: true);
+    }
+
+    [Fact]
     public void Given_a_LightGbm_head_When_its_weights_are_asked_for_Then_the_error_says_which_heads_export()
     {
         var context = new Microsoft.ML.MLContext(1);

@@ -21,8 +21,17 @@ internal static class FineTuner
     /// <summary>The input name of a fine-tuned backbone file: 0..255 RGB pixels, preprocessing inside.</summary>
     public const string PixelInput = "pixels";
 
-    /// <summary>Where fine-tuned backbones are written, by content hash.</summary>
-    public static string Directory => Path.Combine(CacheRoot.Directory, "fine-tuned");
+    /// <summary>The folder name fine-tuned backbones are written to.</summary>
+    public const string FolderName = "fine-tuned";
+
+    /// <summary>
+    /// Where fine-tuned backbones are written, by content hash: <c>fine-tuned/</c> inside the feature cache folder when the cache is
+    /// on (so a run with its own cache keeps everything there), else under the cache root.
+    /// </summary>
+    public static string DirectoryFor(FeaturizerOptions? options) =>
+        options is { UseCache: true }
+            ? Path.Combine(Path.GetFullPath(options.CacheDirectory ?? FeatureCache.DefaultDirectory), FolderName)
+            : Path.Combine(CacheRoot.Directory, FolderName);
 
     /// <summary>Fine-tunes and returns the classifier, the images that could not be decoded, and the time spent preparing and training.</summary>
     /// <param name="backbone">The resolved backbone spec.</param>
@@ -102,7 +111,7 @@ internal static class FineTuner
                 new TrainerHooks { EnterTraining = _ => network.EnterTraining() }, options.Threads, progress, cancellationToken);
 
             // The classifier runs the fine-tuned backbone like any ONNX backbone: written with its preprocessing, pixels in.
-            var path = WriteBackbone(graph, module, backbone.Preprocessing, size, featureShape);
+            var path = WriteBackbone(graph, module, backbone.Preprocessing, size, featureShape, DirectoryFor(featurizer));
             var spec = new BackboneSpec
             {
                 Name = $"{backbone.Name} fine-tuned ({options})",
@@ -152,15 +161,15 @@ internal static class FineTuner
     }
 
     /// <summary>Writes the fine-tuned backbone (pixels → preprocessing → graph with the trained weights → features) by content hash.</summary>
-    private static string WriteBackbone(BackboneGraph graph, OnnxGraphModule module, ImagePreprocessing preprocessing, int size, int[] featureShape)
+    private static string WriteBackbone(BackboneGraph graph, OnnxGraphModule module, ImagePreprocessing preprocessing, int size, int[] featureShape, string directory)
     {
         var (builder, features, _) = OnnxPipelineWriter.Begin(graph, preprocessing, size, size, PixelInput, module.Nodes, module.ExportWeights());
         builder.AddOutput(features, [OnnxDim.Batch, .. featureShape.Select(d => (OnnxDim)d)]);
         var bytes = builder.ToBytes();
-        var path = Path.Combine(Directory, string.Create(CultureInfo.InvariantCulture, $"{Convert.ToHexStringLower(SHA256.HashData(bytes))[..20]}.onnx"));
+        var path = Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"{Convert.ToHexStringLower(SHA256.HashData(bytes))[..20]}.onnx"));
         if (!File.Exists(path))
         {
-            System.IO.Directory.CreateDirectory(Directory);
+            System.IO.Directory.CreateDirectory(directory);
             var temp = $"{path}.{Guid.NewGuid():N}.tmp";
             File.WriteAllBytes(temp, bytes);
             File.Move(temp, path, overwrite: true);

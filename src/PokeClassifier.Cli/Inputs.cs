@@ -10,11 +10,20 @@ internal static class Inputs
     /// <summary>Backbones by command-line name; a path to an <c>.onnx</c> file is also accepted (any ONNX CNN).</summary>
     public static readonly IReadOnlyList<string> Backbones = ["resnet18", "densenet201", "vgg16"];
 
-    public static readonly IReadOnlyDictionary<string, MLNetTrainer> Heads = new Dictionary<string, MLNetTrainer>(StringComparer.OrdinalIgnoreCase)
+    /// <summary>
+    /// Heads by command-line name: the ML.NET path (<c>lbfgs</c>, <c>sdca</c>, <c>lightgbm</c>), the study's TorchSharp heads with the
+    /// study's loop (<c>gap</c>: global average pooling + softmax; <c>dense256</c>: flatten + Dense(256, ReLU) + softmax; <c>mlp</c>),
+    /// and <c>finetune</c> (the last two backbone blocks fine-tuned with a GAP head, at 128 px, frozen activations cached).
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, Func<HeadConfiguration>> Heads = new Dictionary<string, Func<HeadConfiguration>>(StringComparer.OrdinalIgnoreCase)
     {
-        ["lbfgs"] = MLNetTrainer.LbfgsMaximumEntropy,
-        ["sdca"] = MLNetTrainer.SdcaMaximumEntropy,
-        ["lightgbm"] = MLNetTrainer.LightGbm,
+        ["lbfgs"] = () => HeadConfiguration.MLNet(MLNetTrainer.LbfgsMaximumEntropy),
+        ["sdca"] = () => HeadConfiguration.MLNet(MLNetTrainer.SdcaMaximumEntropy),
+        ["lightgbm"] = () => HeadConfiguration.MLNet(MLNetTrainer.LightGbm),
+        ["gap"] = () => HeadConfiguration.Custom(CustomHeadOptions.GlobalAveragePoolDense()),
+        ["dense256"] = () => HeadConfiguration.Custom(CustomHeadOptions.FlattenDense256()),
+        ["mlp"] = () => HeadConfiguration.Custom(CustomHeadOptions.Mlp(0.5, 256)),
+        ["finetune"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), fineTune: new FineTuneOptions { UnfreezeLastBlocks = 2, InputSize = 128 }),
     };
 
     /// <summary>
@@ -46,8 +55,8 @@ internal static class Inputs
         };
     }
 
-    public static MLNetTrainer Head(string name) => Heads.TryGetValue(name.Trim(), out var trainer)
-        ? trainer
+    public static HeadConfiguration Head(string name) => Heads.TryGetValue(name.Trim(), out var head)
+        ? head()
         : throw CliException.Usage($"unknown head '{name}'. Available: {string.Join(", ", Heads.Keys)}.");
 
     /// <summary>Loads a folder-per-class tree or a CSV manifest.</summary>

@@ -152,4 +152,16 @@ public sealed class CliTests(CliFixture fixture) : IClassFixture<CliFixture>
         Assert.False(File.Exists(Path.Combine(data, "never.zip")));
         Assert.Empty(Directory.EnumerateFiles(cache, "*.tmp", SearchOption.AllDirectories));
     }
+
+    [Fact]
+    public async Task Given_a_study_head_When_compared_with_an_MLNet_head_Then_both_train_on_the_cached_features_and_are_reported()
+    {
+        var report = Path.Combine(fixture.Root, "compare-heads");
+        var run = await CliRun.RunAsync("compare", fixture.Data, "--backbones", "resnet18", "--heads", "lbfgs,dense256", "--cache", fixture.Cache, "--split", "0.7,0,0.3", "--seed", "5", "--report", report);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        Assert.Contains("resnet18 + lbfgs", run.Output, StringComparison.Ordinal);
+        Assert.Contains("resnet18 + dense256", run.Output, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(report, "report.html")), "the HTML report was written");
+        Assert.Contains("TorchSharp FlattenDense256", await File.ReadAllTextAsync(Path.Combine(report, "report.json")), StringComparison.Ordinal);
+    }
 }

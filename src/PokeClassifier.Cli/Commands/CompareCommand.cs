@@ -24,7 +24,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
         public string Backbones { get; init; } = "resnet18";
 
         [CommandOption("--heads <LIST>")]
-        [Description("Heads to compare (comma-separated): lbfgs, sdca, lightgbm. Every backbone is paired with every head.")]
+        [Description("Heads to compare (comma-separated): lbfgs, sdca, lightgbm (ML.NET); gap, dense256, mlp (the study's TorchSharp heads); finetune. Every backbone is paired with every head.")]
         [DefaultValue("lbfgs,sdca")]
         public string Heads { get; init; } = "lbfgs,sdca";
 
@@ -118,7 +118,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
                 }
 
                 var backbone = Inputs.Backbone(spec[(eq + 1)..colon], settings.Weights);
-                list.Add(new ExperimentConfiguration { Name = spec[..eq].Trim(), Backbone = backbone, Head = HeadConfiguration.MLNet(Inputs.Head(spec[(colon + 1)..])), WeightsPath = settings.Weights });
+                list.Add(new ExperimentConfiguration { Name = spec[..eq].Trim(), Backbone = backbone, Head = Inputs.Head(spec[(colon + 1)..]), WeightsPath = settings.Weights });
             }
         }
         else
@@ -129,7 +129,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
                 var backbone = Inputs.Backbone(b, settings.Weights);
                 foreach (var h in heads)
                 {
-                    list.Add(new ExperimentConfiguration { Name = $"{b.ToLowerInvariant()} + {h.ToLowerInvariant()}", Backbone = backbone, Head = HeadConfiguration.MLNet(Inputs.Head(h)), WeightsPath = settings.Weights });
+                    list.Add(new ExperimentConfiguration { Name = $"{b.ToLowerInvariant()} + {h.ToLowerInvariant()}", Backbone = backbone, Head = Inputs.Head(h), WeightsPath = settings.Weights });
                 }
             }
         }

@@ -29,7 +29,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
         public string? Weights { get; init; }
 
         [CommandOption("--head <NAME>")]
-        [Description("The ML.NET head: lbfgs, sdca or lightgbm.")]
+        [Description("The head: lbfgs, sdca, lightgbm (ML.NET); gap, dense256, mlp (the study's TorchSharp heads); finetune (last two backbone blocks fine-tuned).")]
         [DefaultValue("lbfgs")]
         public string Head { get; init; } = "lbfgs";
 
@@ -41,13 +41,13 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var backbone = Inputs.Backbone(settings.Backbone, settings.Weights);
-        var trainer = Inputs.Head(settings.Head);
+        var head = Inputs.Head(settings.Head);
         var split = settings.SplitOptions();
         var console = cli.Console;
         var run = await ProgressView.RunAsync(console, async view =>
         {
             var dataset = await Inputs.LoadAsync(settings.Data, settings.ClassList(), view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
-            var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights).WithMLNetHead(trainer).WithFeaturizer(settings.FeaturizerOptions());
+            var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights).WithHead(head).WithFeaturizer(settings.FeaturizerOptions());
             var progress = view.For<ClassificationProgress>((v, p) => v.Report(Stage(p.Stage), p.Completed, p.Total));
             if (split.TestFraction == 0)
             {

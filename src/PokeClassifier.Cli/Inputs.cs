@@ -17,13 +17,14 @@ internal static class Inputs
     /// </summary>
     public static readonly IReadOnlyDictionary<string, Func<HeadConfiguration>> Heads = new Dictionary<string, Func<HeadConfiguration>>(StringComparer.OrdinalIgnoreCase)
     {
-        ["lbfgs"] = () => HeadConfiguration.MLNet(MLNetTrainer.LbfgsMaximumEntropy),
+        ["lbfgs"] = () => HeadConfiguration.MLNet(new MLNetHeadOptions { Trainer = MLNetTrainer.LbfgsMaximumEntropy, ChooseL2OnValidation = true }),
         ["sdca"] = () => HeadConfiguration.MLNet(MLNetTrainer.SdcaMaximumEntropy),
         ["lightgbm"] = () => HeadConfiguration.MLNet(MLNetTrainer.LightGbm),
         ["gap"] = () => HeadConfiguration.Custom(CustomHeadOptions.GlobalAveragePoolDense()),
         ["dense256"] = () => HeadConfiguration.Custom(CustomHeadOptions.FlattenDense256()),
         ["mlp"] = () => HeadConfiguration.Custom(CustomHeadOptions.Mlp(0.5, 256)),
-        ["finetune"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), fineTune: new FineTuneOptions { UnfreezeLastBlocks = 2, InputSize = 128 }),
+        ["finetune"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), TrainingOptions.RecommendedFineTune, FineTuneOptions.Recommended),
+        ["finetune-last2"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), fineTune: new FineTuneOptions { UnfreezeLastBlocks = 2, InputSize = 128 }),
     };
 
     /// <summary>

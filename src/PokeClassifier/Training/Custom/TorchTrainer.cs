@@ -109,6 +109,11 @@ internal static class TorchTrainer
 
         // Each epoch draws from its own generator (seed, epoch): a run resumed at epoch e shuffles and augments as an uninterrupted one.
         var random = new Random(unchecked((state.Seed * 1_000_003) + state.Epoch));
+        foreach (var dropout in model.modules().OfType<SeededDropout>())
+        {
+            dropout.Reseed(state.Epoch);
+        }
+
         var order = Permutation(train.Count, random);
         double lossSum = 0;
         long correct = 0;

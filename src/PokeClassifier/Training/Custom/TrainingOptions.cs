@@ -12,7 +12,7 @@ namespace PokeClassifier.Training;
 /// over its examples, weighted by <see cref="ClassWeights"/>. The learning rate of epoch <c>e</c> (1-based) is
 /// <c>LearningRate * Schedule.Factor(e)</c>, times <see cref="ReduceOnPlateauOptions.Factor"/> for every plateau reduction so far.
 /// </remarks>
-public sealed class TrainingOptions
+public sealed record TrainingOptions
 {
     /// <summary>The most epochs to train (early stopping may end sooner).</summary>
     /// <value>The default is 10.</value>
@@ -71,6 +71,24 @@ public sealed class TrainingOptions
     /// <summary>Whether to continue from <see cref="CheckpointPath"/> when it exists (a checkpoint of another run is an error).</summary>
     /// <value>The default is <see langword="false"/>.</value>
     public bool Resume { get; init; }
+
+    /// <summary>
+    /// The recommended loop for fine-tuning a whole backbone (with <see cref="FineTuneOptions.Recommended"/>): AdamW (weight decay 0.01)
+    /// with the head at 2e-3 and the backbone at a twentieth of it, warm-up then cosine, label smoothing 0.1, 8 epochs, early stopping
+    /// on the validation macro-F1 with restore-best (patience as long as the run, so it only keeps the best epoch). A time budget
+    /// (<see cref="TrainingBudget"/>) sets the epochs and the input size from this machine's measured speed.
+    /// </summary>
+    public static TrainingOptions RecommendedFineTune => new()
+    {
+        Epochs = 8,
+        LearningRate = 2e-3,
+        Epsilon = 1e-8,
+        DecoupledWeightDecay = true,
+        WeightDecay = 0.01,
+        Schedule = LearningRateSchedule.WarmupCosine(0.04),
+        LabelSmoothing = 0.1,
+        EarlyStopping = new EarlyStoppingOptions { Monitor = TrainingMetric.ValidationMacroF1, Patience = 8 },
+    };
 
     /// <summary>The study's loop: Adam at 1e-3, the rate times 0.9 every epoch, 10 epochs, batch 32, early stopping on the validation loss.</summary>
     public static TrainingOptions Study => new();

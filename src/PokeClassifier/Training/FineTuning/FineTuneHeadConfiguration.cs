@@ -59,5 +59,12 @@ public sealed record FineTuneHeadConfiguration : HeadConfiguration
     }
 
     /// <inheritdoc />
+    public override HeadConfiguration WithOverrides(TrainingOverrides knobs)
+    {
+        ArgumentNullException.ThrowIfNull(knobs);
+        return new FineTuneHeadConfiguration(Head, knobs.Apply(Training), knobs.Apply(FineTuning));
+    }
+
+    /// <inheritdoc />
     public override string ToString() => Description;
 }

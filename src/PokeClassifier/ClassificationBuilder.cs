@@ -288,9 +288,8 @@ public sealed record ClassificationBuilder
         }
 
         // Only heads trained in epochs use a validation set: the split's, else a group-aware share of the training images.
-        var custom = Head as CustomHeadConfiguration;
-        var loop = custom?.Training ?? (Head as FineTuneHeadConfiguration)?.Training;
-        if (loop is null)
+        var trainer = Head.CreateTrainer();
+        if (trainer.Loop is not { } loop)
         {
             validation = [];
         }
@@ -299,11 +298,11 @@ public sealed record ClassificationBuilder
             (train, validation) = Splitter.Holdout(train, loop.ValidationFraction, loop.Seed ?? SplitOptions.Seed);
         }
 
-        if (Head is FineTuneHeadConfiguration fineTune)
+        if (!trainer.UsesFeatures)
         {
             progress?.Report(new ClassificationProgress(ClassificationStage.Training, 0, 1));
             var result = await Task.Run(
-                () => FineTuner.Train(backbone, classes, train, validation, fineTune, Featurizer, SplitOptions.Seed, progress is null ? null : new TrainingStage(progress), cancellationToken),
+                () => trainer.TrainFromImages(backbone, classes, train, validation, Featurizer, SplitOptions.Seed, progress is null ? null : new TrainingStage(progress), cancellationToken),
                 cancellationToken).ConfigureAwait(false);
             progress?.Report(new ClassificationProgress(ClassificationStage.Training, 1, 1));
             return (result.Classifier, new RunTimings { Featurization = result.Preparation, Training = result.Training, Computed = result.FrozenActivationsComputed }, result.Skipped);
@@ -324,22 +323,9 @@ public sealed record ClassificationBuilder
             var trainRows = Enumerable.Range(0, features.Items.Count).Where(r => !validationPaths.Contains(features.Items[r].Path)).ToArray();
             var validationRows = Enumerable.Range(0, features.Items.Count).Where(r => validationPaths.Contains(features.Items[r].Path)).ToArray();
             var shape = featurizer.OutputShape.ToArray();
-            IClassifierHead head = custom is null
-                ? await Task.Run(
-                    () => MLNetHead.Train(classes, trainRows.Select(r => features.Items[r].Label).ToArray(), trainRows.Select(features.Raw).ToArray(), shape, ((MLNetHeadConfiguration)Head).Options, SplitOptions.Seed, cancellationToken),
-                    cancellationToken).ConfigureAwait(false)
-                : await Task.Run(
-                    () => TorchHead.Train(
-                        classes,
-                        (trainRows.Select(features.Raw).ToArray(), trainRows.Select(r => features.Items[r].Label).ToArray()),
-                        validationRows.Length == 0 ? null : (validationRows.Select(features.Raw).ToArray(), validationRows.Select(r => features.Items[r].Label).ToArray()),
-                        shape,
-                        custom.Head,
-                        custom.Training,
-                        SplitOptions.Seed,
-                        progress is null ? null : new TrainingStage(progress),
-                        cancellationToken),
-                    cancellationToken).ConfigureAwait(false);
+            var head = await Task.Run(
+                () => trainer.Train(classes, FeatureRows.Of(features, trainRows), validationRows.Length == 0 ? null : FeatureRows.Of(features, validationRows), shape, SplitOptions.Seed, progress is null ? null : new TrainingStage(progress), cancellationToken),
+                cancellationToken).ConfigureAwait(false);
             progress?.Report(new ClassificationProgress(ClassificationStage.Training, 1, 1));
             var timings = new RunTimings { Featurization = featurization, Training = watch.Elapsed, CacheHits = features.CacheHits, Computed = features.Computed };
             return (new TrainedClassifier(featurizer, ownsFeaturizer: true, head, Head.Description), timings, features.Failed);

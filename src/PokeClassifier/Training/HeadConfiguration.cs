@@ -48,6 +48,9 @@ public abstract record HeadConfiguration
     /// <exception cref="ArgumentException">A knob that this kind of head does not take is set.</exception>
     public abstract HeadConfiguration WithOverrides(TrainingOverrides knobs);
 
+    /// <summary>The trainer of this kind of head (what it needs, how it trains).</summary>
+    internal abstract HeadTrainer CreateTrainer();
+
     /// <inheritdoc />
     public override string ToString() => Description;
 }
@@ -68,6 +71,9 @@ public sealed record MLNetHeadConfiguration : HeadConfiguration
 
     /// <inheritdoc />
     public override string TrainingPath => "ML.NET";
+
+    /// <inheritdoc />
+    internal override HeadTrainer CreateTrainer() => new MLNetHeadTrainer(Options);
 
     /// <inheritdoc />
     public override string Description => $"ML.NET {Options.Trainer}{(Options.ChooseL2OnValidation ? " (L2 chosen on validation)" : string.Empty)}";

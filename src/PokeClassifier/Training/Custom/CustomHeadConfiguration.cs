@@ -32,6 +32,8 @@ public sealed record CustomHeadConfiguration : HeadConfiguration
     /// <inheritdoc />
     public override IReadOnlyList<string> Validate() => [.. Head.Problems(), .. Training.Problems()];
 
+    internal override HeadTrainer CreateTrainer() => new TorchHeadTrainer(Head, Training);
+
     /// <inheritdoc />
     public override HeadConfiguration WithOverrides(TrainingOverrides knobs)
     {

@@ -58,6 +58,8 @@ public sealed record FineTuneHeadConfiguration : HeadConfiguration
         return problems;
     }
 
+    internal override HeadTrainer CreateTrainer() => new FineTuneTrainer(this);
+
     /// <inheritdoc />
     public override HeadConfiguration WithOverrides(TrainingOverrides knobs)
     {

@@ -1,10 +1,19 @@
 // Usage: CacheProbe <cache dir> <image>... — featurizes the images one at a time (so a kill lands mid-run) and prints "done".
 //        CacheProbe fetch <url> <sha256> <weights dir> <file name> — resolves one weights file through the WeightStore (the tests
 //        start two at once to check that concurrent processes end with one good copy); prints "resolved <path>", or the error and exits 2.
+//        CacheProbe draw <folder> <classes> <frames per animation> — writes a drawn dataset (tests/PokeClassifier.Tests/DrawnAnimations.cs),
+//        one folder per class, for the package checks; prints its class names.
 using PokeClassifier;
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
+
+if (args.Length == 4 && args[0] == "draw")
+{
+    var drawn = PokeClassifier.Tests.DrawnAnimations.Write(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture));
+    Console.WriteLine(string.Join(' ', drawn.Classes));
+    return 0;
+}
 
 if (args.Length == 5 && args[0] == "fetch")
 {

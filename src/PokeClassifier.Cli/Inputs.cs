@@ -56,6 +56,24 @@ internal static class Inputs
         };
     }
 
+    /// <summary>The shard named by <c>--shard i/n</c>, or every image when the option is absent.</summary>
+    public static PokeClassifier.Features.ShardSpec Shard(string? text)
+    {
+        if (text is null)
+        {
+            return PokeClassifier.Features.ShardSpec.All;
+        }
+
+        try
+        {
+            return PokeClassifier.Features.ShardSpec.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw CliException.Usage($"--shard {e.Message}");
+        }
+    }
+
     public static HeadConfiguration Head(string name) => Heads.TryGetValue(name.Trim(), out var head)
         ? head()
         : throw CliException.Usage($"unknown head '{name}'. Available: {string.Join(", ", Heads.Keys)}.");

@@ -48,9 +48,9 @@ internal sealed class ExportCommand(CliContext cli) : Command<ExportCommand.Sett
         }
         catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException or IOException or UnauthorizedAccessException))
         {
-            // ML.NET builds each transform by reflection: a damaged part (label names, a column) comes as TargetInvocationException.
-            var cause = e is System.Reflection.TargetInvocationException { InnerException: { } inner } ? inner : e;
-            throw new ModelLoadException($"'{settings.Model}' does not load as a plain ML.NET model: {cause.Message}", e);
+            // ML.NET builds each transform by reflection: a damaged part (label names, a column) comes wrapped in layers of
+            // TargetInvocationException and "Error during class instantiation"; the innermost one says what is wrong.
+            throw new ModelLoadException($"'{settings.Model}' does not load as a plain ML.NET model: {e.GetBaseException().Message}", e);
         }
 
         cancellationToken.ThrowIfCancellationRequested();

@@ -80,6 +80,7 @@ public sealed class HostileCliFixture : IAsyncLifetime
     }
 }
 
+[System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class HostileInputCliTests(HostileCliFixture fixture) : IClassFixture<HostileCliFixture>
 {
     [Fact]
@@ -171,6 +172,70 @@ public sealed class HostileInputCliTests(HostileCliFixture fixture) : IClassFixt
         var line = Assert.Single(run.ErrorLines);
         Assert.Contains("does not load as a plain ML.NET model", line, StringComparison.Ordinal);
         Assert.DoesNotContain("unexpected", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Given_an_unreadable_file_and_an_unreadable_sub_folder_When_predicted_by_a_process_without_root_override_Then_both_are_rows_and_the_rest_is_classified()
+    {
+        Assert.True(fixture.Train.ExitCode == 0, fixture.Train.ToString());
+        var folder = Path.Combine(fixture.Root, "permissions");
+        Directory.CreateDirectory(folder);
+        foreach (var name in new[] { "a.png", "b.png" })
+        {
+            File.Copy(Path.Combine(fixture.Data, "circle", "circle_00.png"), Path.Combine(folder, name));
+        }
+
+        var locked = Path.Combine(folder, "locked");
+        Directory.CreateDirectory(locked);
+        File.Copy(Path.Combine(fixture.Data, "circle", "circle_01.png"), Path.Combine(locked, "c.png"));
+        File.SetUnixFileMode(Path.Combine(folder, "b.png"), UnixFileMode.None);
+        File.SetUnixFileMode(locked, UnixFileMode.None);
+        try
+        {
+            // Tests run as root in CI, and root reads what chmod forbids: the tool runs as a child process whose capability
+            // bounding set lacks the permission overrides (setpriv), so permission bits stop it as they stop any user.
+            // Run in the folder and name it '.', so the rows' paths are short enough not to wrap in an 80-column table.
+            var (code, output) = await RunWithoutPermissionOverrideAsync(folder, "predict", fixture.Model, ".", "--top", "1");
+
+            Assert.True(code == 0, output);
+            var lines = output.Split('\n');
+            Assert.Contains(lines, l => l.Contains("a.png", StringComparison.Ordinal) && l.Contains("circle", StringComparison.Ordinal) && !l.Contains("skipped", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.Contains("b.png", StringComparison.Ordinal) && l.Contains("skipped", StringComparison.Ordinal) && l.Contains("Unreadable", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.Contains("locked", StringComparison.Ordinal) && l.Contains("skipped", StringComparison.Ordinal) && l.Contains("Unreadable", StringComparison.Ordinal));
+            Assert.Contains("2 of 3 file(s) skipped", output, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.SetUnixFileMode(locked, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+    }
+
+    private static async Task<(int Code, string Output)> RunWithoutPermissionOverrideAsync(string workingDirectory, params string[] args)
+    {
+        var cli = Path.Combine(AppContext.BaseDirectory, "PokeClassifier.Cli.dll");
+        var root = Environment.UserName == "root";
+        var info = new ProcessStartInfo(root ? "setpriv" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        info.Environment["COLUMNS"] = "200";
+        if (root)
+        {
+            foreach (var a in new[] { "--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search", "dotnet" })
+            {
+                info.ArgumentList.Add(a);
+            }
+        }
+
+        info.ArgumentList.Add(cli);
+        foreach (var a in args)
+        {
+            info.ArgumentList.Add(a);
+        }
+
+        info.WorkingDirectory = workingDirectory;
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(HostileCliFixture.NoHang);
+        return (process.ExitCode, await stdout + "\n--- errors ---\n" + await stderr);
     }
 
     private static Task<CliRun> RunWithNoCacheAsync(params string[] args) => HostileCliFixture.RunAsync([.. args, "--no-cache"]);

@@ -48,7 +48,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
         var run = await ProgressView.RunAsync(console, async view =>
         {
             var dataset = await Inputs.LoadAsync(settings.Data, settings.ClassList(), view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
-            var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights).WithHead(head).WithFeaturizer(settings.TrainingFeaturizerOptions());
+            var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights).WithHead(head).WithFeaturizer(settings.TrainingFeaturizerOptions(cli.Warn));
             if (budget is not null)
             {
                 builder = builder.WithTimeBudget(budget);
@@ -67,6 +67,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
             return (Dataset: dataset, Run: result, Classifier: result.Classifier);
         }).ConfigureAwait(false);
 
+        cli.FlushWarnings();
         using var classifier = run.Classifier;
         console.MarkupLine($"Dataset: {Markup.Escape(run.Dataset.ToString())}");
         if (run.Run is { } r)
@@ -77,6 +78,12 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
             }
 
             console.MarkupLine($"Split: {Markup.Escape(r.Split.ToString())}; {Markup.Escape(r.Timings.ToString())}");
+            if (r.Split.TrainOnlyClasses.Count > 0)
+            {
+                var names = r.Split.TrainOnlyClasses;
+                console.MarkupLine($"[yellow]{names.Count} class(es) too small to be tested[/] (fewer images or groups than the split needs) are in training only and absent from the test metrics: {Markup.Escape(string.Join(", ", names.Take(20)))}{(names.Count > 20 ? ", ..." : string.Empty)}");
+            }
+
             Output.Metrics(console, r.Metrics, r.Errors);
         }
         else
@@ -104,10 +111,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
             Reports.Write(console, result, settings.Report, settings.Data);
         }
 
-        if (run.Dataset.Skipped.Count > 0)
-        {
-            console.MarkupLine($"[yellow]{run.Dataset.Skipped.Count} file(s) skipped[/], e.g. {Markup.Escape(run.Dataset.Skipped[0].ToString())}");
-        }
+        Output.Skipped(console, run.Run?.Skipped ?? run.Dataset.Skipped, settings.Report);
 
         return ExitCodes.Ok;
     }

@@ -110,7 +110,7 @@ internal class TrainingSettings : DataSettings
     }
 
     /// <summary>The featurizer's options, flip-averaged with <c>--tta</c>.</summary>
-    public FeaturizerOptions TrainingFeaturizerOptions() => FeaturizerOptions() with { FlipAveraging = Tta };
+    public FeaturizerOptions TrainingFeaturizerOptions(Action<string>? warning = null) => FeaturizerOptions(warning) with { FlipAveraging = Tta };
 
     public override Spectre.Console.ValidationResult Validate()
     {

@@ -19,6 +19,14 @@ public sealed record FeaturizerOptions
     /// <value>The default is <see langword="null"/>.</value>
     public string? CacheDirectory { get; init; }
 
+    /// <summary>
+    /// Called once per featurizer, with a message naming the folder and the error, when the cache cannot be written (a full disk,
+    /// a read-only or permission-denied folder): the featurizer then goes on without storing features (see
+    /// <see cref="ImageFeaturizer.CacheProblem"/>). May be called from a worker thread.
+    /// </summary>
+    /// <value>The default is <see langword="null"/> (no callback; the problem is still in <see cref="ImageFeaturizer.CacheProblem"/>).</value>
+    public Action<string>? CacheWarning { get; init; }
+
     /// <summary>Images with more pixels than this are reduced while decoding, so memory stays bounded whatever the image size.</summary>
     /// <value>The default is 16,777,216 (4096 x 4096).</value>
     public long MaxDecodePixels { get; init; } = 4096L * 4096L;

@@ -19,6 +19,7 @@ public sealed class ImageFeaturizer : IDisposable
     private readonly IBackboneEngine _backbone;
     private readonly Preprocessor _preprocessor;
     private readonly FeaturizerOptions _options;
+    private int _cacheWritesOff;
 
     /// <summary>
     /// Creates a featurizer for <paramref name="backbone"/>. A spec whose model file is not resolved yet (an empty
@@ -40,7 +41,17 @@ public sealed class ImageFeaturizer : IDisposable
         _backbone = BackboneEngines.Create(backbone, _options.Parallelism, _options.IntraOpThreads);
         Cache = _options.UseCache ? new FeatureCache(_options.CacheDirectory) : null;
         Identity = ComputeIdentity(backbone) + (_options.FlipAveraging ? "-hflip" : string.Empty);
-        Cache?.Describe(Identity, $"{backbone}\npreprocessing: {backbone.Preprocessing.Describe()}\n");
+        if (Cache is not null)
+        {
+            try
+            {
+                Cache.Describe(Identity, $"{backbone}\npreprocessing: {backbone.Preprocessing.Describe()}\n");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                TurnCacheWritesOff(e);
+            }
+        }
     }
 
     /// <summary>The backbone.</summary>
@@ -51,6 +62,12 @@ public sealed class ImageFeaturizer : IDisposable
 
     /// <summary>The cache in use, or <see langword="null"/> when caching is off.</summary>
     public FeatureCache? Cache { get; }
+
+    /// <summary>
+    /// Why the cache stopped being written, when a write failed (full disk, read-only or permission-denied folder); then
+    /// <see langword="null"/> no more. Entries already there are still read; features are computed and used, just not stored.
+    /// </summary>
+    public string? CacheProblem { get; private set; }
 
     /// <summary>
     /// The backbone's identity as used in cache keys: a hash of the model file's SHA-256, the preprocessing and the input size (and,
@@ -87,7 +104,8 @@ public sealed class ImageFeaturizer : IDisposable
                     var item = items[i];
                     try
                     {
-                        var bytes = await File.ReadAllBytesAsync(item.Path, ct).ConfigureAwait(false);
+                        ct.ThrowIfCancellationRequested();
+                        var bytes = FileProbe.ReadRegularFile(item.Path);
                         var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
                         if (Cache is not null && Cache.TryRead(Identity, hash, Backbone.FeatureLength, out var cached))
                         {
@@ -123,16 +141,26 @@ public sealed class ImageFeaturizer : IDisposable
             }
         }, token);
 
+        // A consumer that fails must stop the producer: it waits on a bounded channel that nobody would drain otherwise.
         var consumers = Enumerable.Range(0, _options.Parallelism).Select(_ => Task.Run(async () =>
         {
-            await foreach (var (index, hash, tensor) in channel.Reader.ReadAllAsync(token).ConfigureAwait(false))
+            try
             {
-                var output = Run(tensor, token);
-                Cache?.Write(Identity, hash, output);
-                features[index] = output;
-                Interlocked.Increment(ref computed);
-                Interlocked.Increment(ref done);
-                Report();
+                await foreach (var (index, hash, tensor) in channel.Reader.ReadAllAsync(token).ConfigureAwait(false))
+                {
+                    var output = Run(tensor, token);
+                    WriteToCache(hash, output);
+                    features[index] = output;
+                    Interlocked.Increment(ref computed);
+                    Interlocked.Increment(ref done);
+                    Report();
+                }
+            }
+            catch (Exception e)
+            {
+                channel.Writer.TryComplete(e);
+                await linked.CancelAsync().ConfigureAwait(false);
+                throw;
             }
         }, token)).ToArray();
 
@@ -173,7 +201,7 @@ public sealed class ImageFeaturizer : IDisposable
     public float[] Featurize(string imagePath, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(imagePath);
-        return Featurize(File.ReadAllBytes(imagePath), imagePath, cancellationToken);
+        return Featurize(FileProbe.ReadRegularFile(imagePath), imagePath, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -233,6 +261,36 @@ public sealed class ImageFeaturizer : IDisposable
         }
 
         return mirrored;
+    }
+
+    /// <summary>Stores features; a cache that cannot be written is turned off for writing, once, with one warning, and the run goes on.</summary>
+    private void WriteToCache(string hash, float[] output)
+    {
+        if (Cache is null || Volatile.Read(ref _cacheWritesOff) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            Cache.Write(Identity, hash, output);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TurnCacheWritesOff(e);
+        }
+    }
+
+    private void TurnCacheWritesOff(Exception e)
+    {
+        if (Interlocked.Exchange(ref _cacheWritesOff, 1) != 0)
+        {
+            return;
+        }
+
+        CacheProblem = $"The feature cache '{Cache!.Directory}' cannot be written ({e.Message.TrimEnd('.')}): features are computed but not stored from now on " +
+            "(entries already there are still used). Free space, fix the folder's permissions, or choose another cache folder (--cache DIR, or --no-cache).";
+        _options.CacheWarning?.Invoke(CacheProblem);
     }
 
     internal static string ComputeIdentity(BackboneSpec spec)

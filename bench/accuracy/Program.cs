@@ -18,6 +18,12 @@ if (args.Length > 0 && args[0] == "probe")
     return 0;
 }
 
+if (args.Length > 0 && args[0] == "throughput")
+{
+    Throughput.Run(args[1..]);
+    return 0;
+}
+
 if (args.Length < 2)
 {
     Console.Error.WriteLine("usage: Accuracy <kaggle|sprites-back> <frozen|frozen-best|study-gap|study-dense256|budget:MINUTES> [--out FILE] [--shared DIR]");

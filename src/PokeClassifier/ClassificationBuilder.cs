@@ -207,9 +207,8 @@ public sealed record ClassificationBuilder
         if (Budget is { } budget)
         {
             var validationShare = split.Validation.Count > 0 ? split.Validation.Count : (int)(split.Train.Count * TrainingOptions.RecommendedFineTune.ValidationFraction);
-            plan = await Task.Run(
-                () => BudgetPlanner.Plan(backbone, split.Train.Count - (split.Validation.Count > 0 ? 0 : validationShare), validationShare, split.Test.Count, budget, clock.Elapsed, Environment.ProcessorCount, cancellationToken),
-                cancellationToken).ConfigureAwait(false);
+            plan = await BudgetPlanner.PlanAsync(
+                backbone, split.Train.Count - (split.Validation.Count > 0 ? 0 : validationShare), validationShare, split.Test.Count, split.Train, Featurizer, budget, clock.Elapsed, Environment.ProcessorCount, cancellationToken).ConfigureAwait(false);
             run = this with { Head = plan.Head, Featurizer = Featurizer with { FlipAveraging = plan.FlipAveraging } };
         }
 

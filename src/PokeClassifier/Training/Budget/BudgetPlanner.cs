@@ -3,6 +3,8 @@ using System.Globalization;
 using PokeClassifier.Backbones;
 using PokeClassifier.Backbones.Onnx;
 using PokeClassifier.Backbones.Torch;
+using PokeClassifier.Data;
+using PokeClassifier.Features;
 using static TorchSharp.torch;
 
 namespace PokeClassifier.Training;
@@ -31,19 +33,21 @@ internal static class BudgetPlanner
     /// <summary>Share of the estimate kept back for what the estimate misses (shared machines, the first epoch's warm-up).</summary>
     private const double Margin = 0.12;
 
-    public static BudgetPlan Plan(BackboneSpec backbone, int trainImages, int validationImages, int testImages, TrainingBudget budget, TimeSpan spent, int threads, CancellationToken cancellationToken)
+    public static async Task<BudgetPlan> PlanAsync(
+        BackboneSpec backbone, int trainImages, int validationImages, int testImages, IReadOnlyList<DatasetItem> sample, FeaturizerOptions featurizer, TrainingBudget budget, TimeSpan spent, int threads, CancellationToken cancellationToken)
     {
-        var perImage = MeasureTrainSeconds(backbone, threads, cancellationToken);
+        var perImage = await Task.Run(() => MeasureTrainSeconds(backbone, threads, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var featurizeSeconds = await MeasureFeaturizeSecondsAsync(backbone, sample, featurizer, cancellationToken).ConfigureAwait(false);
         double TrainSeconds(int size) => perImage * Math.Pow(size / 128.0, 2);
 
-        // Inference is about a third of forward + backward.
+        // Inference through TorchSharp (the fine-tuning's evaluation) is about a third of forward + backward.
         double InferSeconds(int size) => TrainSeconds(size) / 3;
         var left = (budget.Time - spent).TotalSeconds * (1 - Margin);
         var all = trainImages + validationImages + testImages;
-        var frozen = (all * InferSeconds(backbone.InputWidth)) + 10;
-        var flipped = (2 * all * InferSeconds(backbone.InputWidth)) + 10;
+        var frozen = (all * featurizeSeconds) + 10;
+        var flipped = (2 * all * featurizeSeconds) + 10;
         var measured = 1 / perImage;
-        var rate = string.Create(CultureInfo.InvariantCulture, $"measured {measured:0.0} training images/s at 128 px");
+        var rate = string.Create(CultureInfo.InvariantCulture, $"measured {measured:0.0} training images/s at 128 px and {1 / featurizeSeconds:0.0} featurized images/s");
 
         // Fine-tuning: decode + the head's warm-up features + epochs + per-epoch validation + flip-averaged test at the end.
         (int Size, int Epochs, double Seconds)? best = null;
@@ -119,6 +123,23 @@ internal static class BudgetPlanner
             ValidationFraction = recommended.ValidationFraction,
             TimeLimit = limit is { } l && l > TimeSpan.Zero ? l : null,
         };
+    }
+
+    /// <summary>Wall seconds per image of the featurizer (decoding and inference, its parallel sessions), on a few of the user's images, uncached.</summary>
+    internal static async Task<double> MeasureFeaturizeSecondsAsync(BackboneSpec backbone, IReadOnlyList<DatasetItem> sample, FeaturizerOptions options, CancellationToken cancellationToken)
+    {
+        using var featurizer = new ImageFeaturizer(backbone, options with { UseCache = false, FlipAveraging = false });
+        var warmup = sample.Take(Math.Max(1, options.Parallelism)).ToArray();
+        await featurizer.FeaturizeAsync(warmup, null, cancellationToken).ConfigureAwait(false);
+        var timed = sample.Skip(warmup.Length).Take(8 * Math.Max(1, options.Parallelism)).ToArray();
+        if (timed.Length == 0)
+        {
+            timed = warmup;
+        }
+
+        var watch = Stopwatch.StartNew();
+        await featurizer.FeaturizeAsync(timed, null, cancellationToken).ConfigureAwait(false);
+        return Math.Max(watch.Elapsed.TotalSeconds / timed.Length, 1e-4);
     }
 
     /// <summary>Seconds per image of forward + backward through the whole backbone at 128 x 128, batch 16, on this machine.</summary>

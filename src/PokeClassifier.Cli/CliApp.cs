@@ -40,6 +40,9 @@ public static class CliApp
             config.AddCommand<EvaluateCommand>("evaluate")
                 .WithDescription("Evaluate a saved model on labelled images; print the metrics and optionally write the reports.")
                 .WithExample("evaluate", "model.zip", "holdout", "--report", "report");
+            config.AddCommand<FeaturizeCommand>("featurize")
+                .WithDescription("Fill the feature cache for a dataset, or one shard of it (--shard i/n, one process or machine per shard, one shared --cache folder), so that 'train' and 'compare' run no inference.")
+                .WithExample("featurize", "data/pokemon/manifest.csv", "--cache", "/mnt/shared/features", "--shard", "0/4");
             config.AddCommand<PredictCommand>("predict")
                 .WithDescription("Classify image files or folders with a saved model and print the top-k labels.")
                 .WithExample("predict", "model.zip", "pikachu.png", "more-images", "--top", "3");

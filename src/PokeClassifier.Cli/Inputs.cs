@@ -17,13 +17,14 @@ internal static class Inputs
     /// </summary>
     public static readonly IReadOnlyDictionary<string, Func<HeadConfiguration>> Heads = new Dictionary<string, Func<HeadConfiguration>>(StringComparer.OrdinalIgnoreCase)
     {
-        ["lbfgs"] = () => HeadConfiguration.MLNet(MLNetTrainer.LbfgsMaximumEntropy),
+        ["lbfgs"] = () => HeadConfiguration.MLNet(new MLNetHeadOptions { Trainer = MLNetTrainer.LbfgsMaximumEntropy, ChooseL2OnValidation = true }),
         ["sdca"] = () => HeadConfiguration.MLNet(MLNetTrainer.SdcaMaximumEntropy),
         ["lightgbm"] = () => HeadConfiguration.MLNet(MLNetTrainer.LightGbm),
         ["gap"] = () => HeadConfiguration.Custom(CustomHeadOptions.GlobalAveragePoolDense()),
         ["dense256"] = () => HeadConfiguration.Custom(CustomHeadOptions.FlattenDense256()),
         ["mlp"] = () => HeadConfiguration.Custom(CustomHeadOptions.Mlp(0.5, 256)),
-        ["finetune"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), fineTune: new FineTuneOptions { UnfreezeLastBlocks = 2, InputSize = 128 }),
+        ["finetune"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), TrainingOptions.RecommendedFineTune, FineTuneOptions.Recommended),
+        ["finetune-last2"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), fineTune: new FineTuneOptions { UnfreezeLastBlocks = 2, InputSize = 128 }),
     };
 
     /// <summary>
@@ -53,6 +54,24 @@ internal static class Inputs
             "vgg16" => BackboneSpec.VGG16Onnx(),
             _ => throw CliException.Usage($"unknown backbone '{name}'. Available: {string.Join(", ", Backbones)}, or a path to an .onnx file."),
         };
+    }
+
+    /// <summary>The shard named by <c>--shard i/n</c>, or every image when the option is absent.</summary>
+    public static PokeClassifier.Features.ShardSpec Shard(string? text)
+    {
+        if (text is null)
+        {
+            return PokeClassifier.Features.ShardSpec.All;
+        }
+
+        try
+        {
+            return PokeClassifier.Features.ShardSpec.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw CliException.Usage($"--shard {e.Message}");
+        }
     }
 
     public static HeadConfiguration Head(string name) => Heads.TryGetValue(name.Trim(), out var head)

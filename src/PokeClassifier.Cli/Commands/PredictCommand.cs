@@ -25,15 +25,27 @@ internal sealed class PredictCommand(CliContext cli) : AsyncCommand<PredictComma
         [DefaultValue(5)]
         public int Top { get; init; } = 5;
 
+        [CommandOption("--shard <I/N>")]
+        [Description("Classify only shard I of N of the files (0-based; every N-th file by sorted path), e.g. --shard $JOB_COMPLETION_INDEX/8.")]
+        public string? Shard { get; init; }
+
         public override ValidationResult Validate() => Top < 1 ? ValidationResult.Error("--top must be at least 1") : base.Validate();
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var (files, listedSkips) = Inputs.ExpandImages(settings.Paths);
-        if (files.Count == 0 && listedSkips.Count == 0)
+        var shard = Inputs.Shard(settings.Shard);
+        var (all, listedSkips) = Inputs.ExpandImages(settings.Paths);
+        var files = shard.Count == 1 ? all : shard.Select(all);
+        if (all.Count == 0 && listedSkips.Count == 0)
         {
             throw CliException.DataError($"No files found in {string.Join(", ", settings.Paths.Select(p => $"'{p}'"))}. Pass image files or folders of images.");
+        }
+
+        if (files.Count == 0)
+        {
+            cli.Console.MarkupLine($"Shard {shard} holds none of the {all.Count} file(s): nothing to classify.");
+            return ExitCodes.Ok;
         }
 
         using var classifier = TrainedClassifier.Load(settings.Model);

@@ -8,7 +8,7 @@ namespace PokeClassifier.Cli.Commands;
 /// <summary><c>train</c>: load, split, featurize, fit the head, evaluate on the test split, save.</summary>
 internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.Settings>
 {
-    public sealed class Settings : DataSettings
+    public sealed class Settings : TrainingSettings
     {
         [CommandArgument(0, "<data>")]
         [Description("A folder with one sub-folder per class, or a manifest .csv (columns path and label, optionally group).")]
@@ -29,7 +29,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
         public string? Weights { get; init; }
 
         [CommandOption("--head <NAME>")]
-        [Description("The head: lbfgs, sdca, lightgbm (ML.NET); gap, dense256, mlp (the study's TorchSharp heads); finetune (last two backbone blocks fine-tuned).")]
+        [Description("The head: lbfgs (L2 chosen on validation), sdca, lightgbm (ML.NET); gap, dense256, mlp (the study's TorchSharp heads); finetune (the whole backbone, the recommended recipe of docs/recipes.md); finetune-last2 (the last two blocks, no augmentation).")]
         [DefaultValue("lbfgs")]
         public string Head { get; init; } = "lbfgs";
 
@@ -41,13 +41,19 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var backbone = Inputs.Backbone(settings.Backbone, settings.Weights);
-        var head = Inputs.Head(settings.Head);
+        var head = settings.Apply(Inputs.Head(settings.Head));
+        var budget = settings.Budget();
         var split = settings.SplitOptions();
         var console = cli.Console;
         var run = await ProgressView.RunAsync(console, async view =>
         {
             var dataset = await Inputs.LoadAsync(settings.Data, settings.ClassList(), view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
-            var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights).WithHead(head).WithFeaturizer(settings.FeaturizerOptions(cli.Warn));
+            var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights).WithHead(head).WithFeaturizer(settings.TrainingFeaturizerOptions(cli.Warn));
+            if (budget is not null)
+            {
+                builder = builder.WithTimeBudget(budget);
+            }
+
             var progress = view.For<ClassificationProgress>((v, p) => v.Report(Stage(p.Stage), p.Completed, p.Total));
             if (split.TestFraction == 0)
             {
@@ -66,6 +72,11 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
         console.MarkupLine($"Dataset: {Markup.Escape(run.Dataset.ToString())}");
         if (run.Run is { } r)
         {
+            if (r.Plan is { } plan)
+            {
+                console.MarkupLine($"Budget {Markup.Escape(plan.Budget.ToString())}: {Markup.Escape(plan.Recipe)} ({Markup.Escape(plan.Reason)}); the run took {r.Elapsed.TotalMinutes:0.0} min");
+            }
+
             console.MarkupLine($"Split: {Markup.Escape(r.Split.ToString())}; {Markup.Escape(r.Timings.ToString())}");
             if (r.Split.TrainOnlyClasses.Count > 0)
             {

@@ -1,7 +1,7 @@
 namespace PokeClassifier.Features;
 
 /// <summary>Options of an <see cref="ImageFeaturizer"/>.</summary>
-public sealed class FeaturizerOptions
+public sealed record FeaturizerOptions
 {
     /// <summary>How many ONNX Runtime sessions run side by side (each also gets a decoding worker).</summary>
     /// <value>The default is <see cref="Environment.ProcessorCount"/>.</value>
@@ -30,6 +30,14 @@ public sealed class FeaturizerOptions
     /// <summary>Images with more pixels than this are reduced while decoding, so memory stays bounded whatever the image size.</summary>
     /// <value>The default is 16,777,216 (4096 x 4096).</value>
     public long MaxDecodePixels { get; init; } = 4096L * 4096L;
+
+    /// <summary>
+    /// Whether each image's features are the mean of the features of the image and of its mirror image (horizontal-flip test-time
+    /// augmentation, applied alike to training and test images, so a head learns the features it will see). Costs a second
+    /// inference per image; the features are cached under their own identity.
+    /// </summary>
+    /// <value>The default is <see langword="false"/>.</value>
+    public bool FlipAveraging { get; init; }
 
     /// <summary>Checks every option and throws one <see cref="ArgumentException"/> listing every problem.</summary>
     public void Validate()

@@ -40,7 +40,7 @@ public sealed class ImageFeaturizer : IDisposable
         _preprocessor = new Preprocessor(backbone.Preprocessing, backbone.InputWidth, backbone.InputHeight);
         _backbone = BackboneEngines.Create(backbone, _options.Parallelism, _options.IntraOpThreads);
         Cache = _options.UseCache ? new FeatureCache(_options.CacheDirectory) : null;
-        Identity = ComputeIdentity(backbone);
+        Identity = ComputeIdentity(backbone) + (_options.FlipAveraging ? "-hflip" : string.Empty);
         if (Cache is not null)
         {
             try
@@ -85,7 +85,7 @@ public sealed class ImageFeaturizer : IDisposable
         var features = new float[items.Count][];
         var failed = new ConcurrentBag<(int Index, SkippedFile File)>();
         int done = 0, hits = 0, computed = 0;
-        var channel = Channel.CreateBounded<(int Index, string Hash, float[] Tensor)>(new BoundedChannelOptions(_options.Parallelism * 2)
+        var channel = Channel.CreateBounded<(int Index, string Hash, float[][] Tensor)>(new BoundedChannelOptions(_options.Parallelism * 2)
         {
             SingleWriter = false,
             SingleReader = false,
@@ -116,9 +116,7 @@ public sealed class ImageFeaturizer : IDisposable
                             return;
                         }
 
-                        var tensor = new float[_preprocessor.TensorLength];
-                        var rgba = ImageDecoder.DecodeRgba(bytes, item.Path, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels);
-                        _preprocessor.Fill(rgba, tensor);
+                        var tensor = Prepare(ImageDecoder.DecodeRgba(bytes, item.Path, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels));
                         await channel.Writer.WriteAsync((i, hash, tensor), ct).ConfigureAwait(false);
                     }
                     catch (InvalidImageException e)
@@ -150,7 +148,7 @@ public sealed class ImageFeaturizer : IDisposable
             {
                 await foreach (var (index, hash, tensor) in channel.Reader.ReadAllAsync(token).ConfigureAwait(false))
                 {
-                    var output = _backbone.Run(tensor, token);
+                    var output = Run(tensor, token);
                     WriteToCache(hash, output);
                     features[index] = output;
                     Interlocked.Increment(ref computed);
@@ -196,10 +194,7 @@ public sealed class ImageFeaturizer : IDisposable
     public float[] Featurize(byte[] imageBytes, string name = "image", CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(imageBytes);
-        var rgba = ImageDecoder.DecodeRgba(imageBytes, name, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels);
-        var tensor = new float[_preprocessor.TensorLength];
-        _preprocessor.Fill(rgba, tensor);
-        return _backbone.Run(tensor, cancellationToken);
+        return Run(Prepare(ImageDecoder.DecodeRgba(imageBytes, name, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels)), cancellationToken);
     }
 
     /// <summary>Features of one image file (not cached).</summary>
@@ -211,6 +206,62 @@ public sealed class ImageFeaturizer : IDisposable
 
     /// <inheritdoc />
     public void Dispose() => _backbone.Dispose();
+
+    /// <summary>The backbone's input tensor of a decoded image, and of its mirror image when <see cref="FeaturizerOptions.FlipAveraging"/> is on.</summary>
+    private float[][] Prepare(byte[] rgba)
+    {
+        var tensor = new float[_preprocessor.TensorLength];
+        _preprocessor.Fill(rgba, tensor);
+        if (!_options.FlipAveraging)
+        {
+            return [tensor];
+        }
+
+        var mirrored = new float[_preprocessor.TensorLength];
+        _preprocessor.Fill(Mirror(rgba, Backbone.InputWidth, Backbone.InputHeight), mirrored);
+        return [tensor, mirrored];
+    }
+
+    /// <summary>The features of each view, averaged.</summary>
+    private float[] Run(float[][] views, CancellationToken cancellationToken)
+    {
+        var output = _backbone.Run(views[0], cancellationToken);
+        for (var v = 1; v < views.Length; v++)
+        {
+            var other = _backbone.Run(views[v], cancellationToken);
+            for (var k = 0; k < output.Length; k++)
+            {
+                output[k] += other[k];
+            }
+        }
+
+        if (views.Length > 1)
+        {
+            var scale = 1f / views.Length;
+            for (var k = 0; k < output.Length; k++)
+            {
+                output[k] *= scale;
+            }
+        }
+
+        return output;
+    }
+
+    /// <summary>The RGBA image mirrored left to right.</summary>
+    internal static byte[] Mirror(byte[] rgba, int width, int height)
+    {
+        var mirrored = new byte[rgba.Length];
+        for (var y = 0; y < height; y++)
+        {
+            var row = y * width * 4;
+            for (var x = 0; x < width; x++)
+            {
+                Buffer.BlockCopy(rgba, row + (x * 4), mirrored, row + ((width - 1 - x) * 4), 4);
+            }
+        }
+
+        return mirrored;
+    }
 
     /// <summary>Stores features; a cache that cannot be written is turned off for writing, once, with one warning, and the run goes on.</summary>
     private void WriteToCache(string hash, float[] output)

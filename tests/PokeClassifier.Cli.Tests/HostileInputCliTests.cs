@@ -31,7 +31,7 @@ public sealed class HostileCliFixture : IAsyncLifetime
         output.Profile.Width = 4000;
         errors.Profile.Width = 4000;
         errors.Profile.Capabilities.Ansi = false;
-        var code = await CliApp.RunAsync(args, output, errors, CancellationToken.None).WaitAsync(NoHang);
+        var code = await Task.Run(() => CliApp.RunAsync(args, output, errors, CancellationToken.None)).WaitAsync(NoHang);
         return new CliRun(code, output.Output, errors.Output);
     }
 

@@ -9,9 +9,15 @@ namespace PokeClassifier.Data;
 /// </summary>
 internal static class Csv
 {
-    /// <exception cref="DatasetException">A quoted field is never closed.</exception>
+    /// <exception cref="DatasetException">The path is not a regular file (a FIFO would block the read), or a quoted field is never closed.</exception>
     public static List<string[]> Read(string path)
     {
+        var status = FileProbe.Stat(path);
+        if (status.Kind is not (FileKind.Regular or FileKind.Missing))
+        {
+            throw new DatasetException($"'{path}' is {status.Describe()}, not a regular file: a CSV file is expected.");
+        }
+
         var text = File.ReadAllText(path, Encoding.UTF8);
         var rows = new List<string[]>();
         var row = new List<string>();

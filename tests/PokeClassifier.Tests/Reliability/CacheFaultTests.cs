@@ -12,7 +12,7 @@ public sealed class CacheFaultTests
         var warnings = new ConcurrentQueue<string>();
         var featurizer = new ImageFeaturizer(BackboneSpec.ResNet18, new FeaturizerOptions { CacheDirectory = cache, Parallelism = 2, CacheWarning = warnings.Enqueue });
         var progress = onProgress is null ? null : new SynchronousProgress(onProgress);
-        var set = await featurizer.FeaturizeAsync(Faults.Items(images), progress).WaitAsync(Faults.NoHang);
+        var set = await Faults.Bounded(() => featurizer.FeaturizeAsync(Faults.Items(images), progress));
         return (set, warnings.ToArray(), featurizer);
     }
 
@@ -107,12 +107,40 @@ public sealed class CacheFaultTests
         var warnings = new ConcurrentQueue<string>();
         using var featurizer = new ImageFeaturizer(BackboneSpec.ResNet18, new FeaturizerOptions { CacheDirectory = Path.Combine(disk.Path, "features"), CacheWarning = warnings.Enqueue });
 
-        var first = await featurizer.FeaturizeAsync(Faults.Items(images)).WaitAsync(Faults.NoHang);
-        var second = await featurizer.FeaturizeAsync(Faults.Items(images)).WaitAsync(Faults.NoHang);
+        var first = await Faults.Bounded(() => featurizer.FeaturizeAsync(Faults.Items(images)));
+        var second = await Faults.Bounded(() => featurizer.FeaturizeAsync(Faults.Items(images)));
 
         Assert.Equal(3, first.Computed);
         Assert.Equal(3, second.Computed);
         Assert.Contains("Read-only file system", Assert.Single(warnings), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [SkippableFact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void Given_a_cache_folder_this_user_may_not_write_or_read_When_written_and_read_Then_the_write_fails_with_permission_denied_leaving_nothing_and_the_read_is_a_miss()
+    {
+        Skip.IfNot(OperatingSystem.IsLinux(), "permission bits and per-thread capabilities: Linux only");
+        var cache = new FeatureCache(TestImages.NewTempDir("eacces"));
+        string readable = "ab" + new string('0', 62), other = "ab" + new string('1', 62);
+        var features = Enumerable.Range(0, 8).Select(i => (float)i).ToArray();
+        cache.Write("backbone", readable, features);
+        var folder = Path.GetDirectoryName(cache.EntryPath("backbone", readable))!;
+        File.SetUnixFileMode(cache.EntryPath("backbone", readable), UnixFileMode.None);
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        Exception? write = null;
+        var hit = true;
+        var ran = Faults.TryRunWithoutPermissionOverride(() =>
+        {
+            write = Record.Exception(() => cache.Write("backbone", other, features));
+            hit = cache.TryRead("backbone", readable, 8, out _);
+        }, out var why);
+        File.SetUnixFileMode(folder, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Skip.IfNot(ran, $"the kernel refused to drop the permission override for a thread: {why}");
+
+        Assert.IsType<UnauthorizedAccessException>(write); // what the featurizer turns into its one warning
+        Assert.False(hit);
+        Assert.Empty(Faults.TempFiles(cache.Directory));
+        Assert.False(File.Exists(cache.EntryPath("backbone", other)));
     }
 
     /// <summary>Calls back on the reporting thread (Progress&lt;T&gt; would post to the thread pool, after the fact).</summary>

@@ -14,6 +14,12 @@ internal static class Faults
     /// <summary>How long an operation that must not hang may take before the test fails (generous: the machine may be loaded).</summary>
     public static readonly TimeSpan NoHang = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// Runs <paramref name="work"/> on the thread pool and fails after <see cref="NoHang"/>: an async method that blocks before its
+    /// first await (a FIFO opened synchronously) must time out too, not hang the test run.
+    /// </summary>
+    public static Task<T> Bounded<T>(Func<Task<T>> work) => Task.Run(work).WaitAsync(NoHang);
+
     /// <summary>Writes <paramref name="count"/> distinct drawn PNGs into <paramref name="folder"/> and returns their paths.</summary>
     public static List<string> DrawImages(string folder, int count, int seed, string shape = "circle")
     {

@@ -24,7 +24,7 @@ public sealed class FileRaceTests
                 File.Delete(circles[5]);
             }
         });
-        var dataset = await ImageDataset.FromFolderAsync(root, new DatasetLoadOptions { MaxDegreeOfParallelism = 1 }, progress).WaitAsync(Faults.NoHang);
+        var dataset = await Faults.Bounded(() => ImageDataset.FromFolderAsync(root, new DatasetLoadOptions { MaxDegreeOfParallelism = 1 }, progress));
 
         Assert.Equal(10, dataset.Items.Count);
         Assert.Equal(circles[4..].Order(StringComparer.Ordinal), dataset.Skipped.Select(s => s.Path));
@@ -40,7 +40,7 @@ public sealed class FileRaceTests
         File.Delete(images[3]);
         using var featurizer = new ImageFeaturizer(BackboneSpec.ResNet18, new FeaturizerOptions { UseCache = false, Parallelism = 2 });
 
-        var set = await featurizer.FeaturizeAsync(items).WaitAsync(Faults.NoHang);
+        var set = await Faults.Bounded(() => featurizer.FeaturizeAsync(items));
 
         Assert.Equal([images[0], images[2], images[4]], set.Items.Select(i => i.Path));
         Assert.Equal([images[1], images[3]], set.Failed.Select(f => f.Path));
@@ -71,9 +71,9 @@ public sealed class FileRaceTests
         try
         {
             await Task.Delay(50);
-            var dataset = await ImageDataset.FromFolderAsync(root).WaitAsync(Faults.NoHang);
+            var dataset = await Faults.Bounded(() => ImageDataset.FromFolderAsync(root));
             using var featurizer = new ImageFeaturizer(BackboneSpec.ResNet18, new FeaturizerOptions { UseCache = false, Parallelism = 2 });
-            var set = await featurizer.FeaturizeAsync(dataset.Items).WaitAsync(Faults.NoHang);
+            var set = await Faults.Bounded(() => featurizer.FeaturizeAsync(dataset.Items));
 
             // A PNG with bytes after its end still decodes; the rest of the run is unaffected.
             Assert.Contains(dataset.Items, i => i.Path == growing);

@@ -16,7 +16,7 @@ public sealed class HostileFolderTests
         Directory.CreateSymbolicLink(Path.Combine(root, "circle", "loop"), ".");
         Directory.CreateSymbolicLink(Path.Combine(root, "circle", "up"), "..");
 
-        var dataset = await ImageDataset.FromFolderAsync(root).WaitAsync(Faults.NoHang);
+        var dataset = await Faults.Bounded(() => ImageDataset.FromFolderAsync(root));
 
         Assert.Equal(8, dataset.Items.Count);
         Assert.Equal(circles.Order(StringComparer.Ordinal), dataset.Items.Where(i => i.Label == "circle").Select(i => i.Path));
@@ -38,7 +38,7 @@ public sealed class HostileFolderTests
         Directory.CreateSymbolicLink(Path.Combine(root, "alias"), Path.Combine(root, "circle"));  // circles under a second label
         Directory.CreateSymbolicLink(Path.Combine(root, "square"), Path.Combine(elsewhere, "squares")); // a legitimate class link
 
-        var dataset = await ImageDataset.FromFolderAsync(root).WaitAsync(Faults.NoHang);
+        var dataset = await Faults.Bounded(() => ImageDataset.FromFolderAsync(root));
 
         Assert.Equal(["circle", "square"], dataset.Classes);
         Assert.Equal(6, dataset.Items.Count);
@@ -58,7 +58,7 @@ public sealed class HostileFolderTests
         Faults.MakeFifo(fifo);
         File.CreateSymbolicLink(Path.Combine(root, "square", "link-to-fifo.png"), fifo);
 
-        var dataset = await ImageDataset.FromFolderAsync(root).WaitAsync(Faults.NoHang);
+        var dataset = await Faults.Bounded(() => ImageDataset.FromFolderAsync(root));
         Assert.Equal(6, dataset.Items.Count);
         var listed = dataset.Skipped.Where(s => s.Reason == SkipReason.NotARegularFile).ToArray();
         Assert.Equal(2, listed.Length);
@@ -66,18 +66,23 @@ public sealed class HostileFolderTests
 
         var manifest = Path.Combine(root, "manifest.csv");
         File.WriteAllText(manifest, "path,label\ncircle/x.png,circle\n" + string.Join("\n", dataset.Items.Select(i => $"{Path.GetRelativePath(root, i.Path)},{i.Label}")) + "\n");
-        var fromManifest = await ImageDataset.FromManifestAsync(manifest).WaitAsync(Faults.NoHang);
+        var fromManifest = await Faults.Bounded(() => ImageDataset.FromManifestAsync(manifest));
         Assert.Equal(SkipReason.NotARegularFile, Assert.Single(fromManifest.Skipped).Reason);
+
+        var fifoManifest = Path.Combine(root, "fifo.csv");
+        Faults.MakeFifo(fifoManifest);
+        var manifestError = await Faults.Bounded(() => Assert.ThrowsAsync<DatasetException>(() => ImageDataset.FromManifestAsync(fifoManifest)));
+        Assert.Contains("FIFO", manifestError.Message, StringComparison.Ordinal);
 
         var listing = ImageDataset.ListFiles([root, fifo]);
         Assert.DoesNotContain(listing.Files, f => f.EndsWith("x.png", StringComparison.Ordinal) || f.EndsWith("link-to-fifo.png", StringComparison.Ordinal));
-        Assert.Equal(3, listing.Skipped.Count); // the FIFO inside the folder, the link to it, and the FIFO named directly
+        Assert.Equal(4, listing.Skipped.Count); // the FIFO inside the folder, the link to it, the FIFO manifest, and the FIFO named directly
 
         using var featurizer = new ImageFeaturizer(BackboneSpec.ResNet18, new FeaturizerOptions { UseCache = false, Parallelism = 1 });
-        var features = await featurizer.FeaturizeAsync(Faults.Items([fifo, dataset.Items[0].Path])).WaitAsync(Faults.NoHang);
+        var features = await Faults.Bounded(() => featurizer.FeaturizeAsync(Faults.Items([fifo, dataset.Items[0].Path])));
         Assert.Single(features.Items);
         Assert.Equal(SkipReason.NotARegularFile, Assert.Single(features.Failed).Reason);
-        var direct = await Task.Run(() => Assert.Throws<InvalidImageException>(() => featurizer.Featurize(fifo))).WaitAsync(Faults.NoHang);
+        var direct = await Faults.Bounded(() => Task.Run(() => Assert.Throws<InvalidImageException>(() => featurizer.Featurize(fifo))));
         Assert.Equal(SkipReason.NotARegularFile, direct.Reason);
     }
 

@@ -29,12 +29,31 @@ internal class FeaturizingSettings : CommonSettings
     [Description("ONNX Runtime sessions side by side. Default: the number of cores.")]
     public int? Parallelism { get; init; }
 
-    public FeaturizerOptions FeaturizerOptions() => new()
+    [CommandOption("--device <DEVICE>")]
+    [Description("Where the backbone runs: cpu, cuda or cuda:N (needs the GPU ONNX Runtime package in the tool, see docs/benchmarks.md).")]
+    [DefaultValue("cpu")]
+    public string Device { get; init; } = "cpu";
+
+    public FeaturizerOptions FeaturizerOptions()
     {
-        UseCache = !NoCache,
-        CacheDirectory = NoCache ? null : Cache,
-        Parallelism = Parallelism ?? Environment.ProcessorCount,
-    };
+        ComputeDevice device;
+        try
+        {
+            device = ComputeDevice.Parse(Device);
+        }
+        catch (FormatException e)
+        {
+            throw CliException.Usage($"--device {e.Message}");
+        }
+
+        return new()
+        {
+            UseCache = !NoCache,
+            CacheDirectory = NoCache ? null : Cache,
+            Parallelism = Parallelism ?? (device.Kind == DeviceKind.Cuda ? 1 : Environment.ProcessorCount),
+            Device = device,
+        };
+    }
 
     public override Spectre.Console.ValidationResult Validate()
     {

@@ -23,6 +23,15 @@ public sealed class FeaturizerOptions
     /// <value>The default is 16,777,216 (4096 x 4096).</value>
     public long MaxDecodePixels { get; init; } = 4096L * 4096L;
 
+    /// <summary>
+    /// Where the backbone runs: the CPU, or a CUDA GPU through ONNX Runtime's CUDA execution provider (TorchSharp backbones: a CUDA
+    /// libtorch). CUDA needs packages the library does not carry (see <see cref="ComputeDevice"/>); without them creating the
+    /// featurizer throws <see cref="DeviceUnavailableException"/> naming the package to reference. On a GPU, use one session
+    /// (<see cref="Parallelism"/> = 1 or 2): the sessions share the device.
+    /// </summary>
+    /// <value>The default is <see cref="ComputeDevice.Cpu"/>.</value>
+    public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
+
     /// <summary>Checks every option and throws one <see cref="ArgumentException"/> listing every problem.</summary>
     public void Validate()
     {
@@ -40,6 +49,11 @@ public sealed class FeaturizerOptions
         if (MaxDecodePixels < 224L * 224L)
         {
             errors.Add($"{nameof(MaxDecodePixels)} must be at least {224 * 224} (was {MaxDecodePixels}).");
+        }
+
+        if (Device is null)
+        {
+            errors.Add($"{nameof(Device)} must not be null (use ComputeDevice.Cpu).");
         }
 
         if (CacheDirectory is { Length: 0 })

@@ -15,13 +15,21 @@ namespace PokeClassifier.Training;
 /// Parameters must be contiguous float32 tensors on the CPU (those of every module here are); gradients that are not contiguous are
 /// copied first. The moments live in managed arrays, so the optimizer owns no native memory. The update of each element is
 /// <c>m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²; p -= lr / (1 - b1^t) · m / (sqrt(v) / sqrt(1 - b2^t) + eps)</c>, with
-/// <c>g</c> the gradient plus <c>weight_decay · p</c> and <c>t</c> the parameter's own step count.
+/// <c>g</c> the gradient plus <c>weight_decay · p</c> and <c>t</c> the parameter's own step count. Parameters on a GPU (or not
+/// contiguous float32) fall back to TorchSharp's own Adam (<c>torch.optim.Adam</c>, the same update) over the same groups.
 /// </remarks>
 internal sealed class AdamOptimizer
 {
     private readonly Slot[][] _slots;
+    private readonly TorchSharp.Modules.Adam? _torch;
 
-    public AdamOptimizer(IReadOnlyList<ParameterGroup> groups, double beta1, double beta2, double epsilon, double weightDecay)
+    /// <param name="groups">The parameter groups.</param>
+    /// <param name="beta1">Adam's first-moment decay.</param>
+    /// <param name="beta2">Adam's second-moment decay.</param>
+    /// <param name="epsilon">Adam's epsilon.</param>
+    /// <param name="weightDecay">L2 penalty of groups that set none.</param>
+    /// <param name="useTorch">Use TorchSharp's Adam even for CPU parameters (the equivalence test); it is used anyway when a parameter is not a contiguous float32 CPU tensor.</param>
+    public AdamOptimizer(IReadOnlyList<ParameterGroup> groups, double beta1, double beta2, double epsilon, double weightDecay, bool useTorch = false)
     {
         ArgumentNullException.ThrowIfNull(groups);
         Beta1 = beta1;
@@ -30,8 +38,20 @@ internal sealed class AdamOptimizer
         Groups = groups;
         LearningRates = groups.Select(g => g.LearningRate).ToArray();
         WeightDecays = groups.Select(g => g.WeightDecay ?? weightDecay).ToArray();
+        if (useTorch || groups.SelectMany(g => g.Parameters).Any(p => !Slot.Fits(p)))
+        {
+            _slots = [];
+            _torch = TorchSharp.torch.optim.Adam(
+                groups.Select((g, i) => new TorchSharp.Modules.Adam.ParamGroup(g.Parameters, lr: LearningRates[i], beta1: beta1, beta2: beta2, eps: epsilon, weight_decay: WeightDecays[i])),
+                lr: LearningRates.Length > 0 ? LearningRates[0] : 1e-3, beta1: beta1, beta2: beta2, eps: epsilon, weight_decay: weightDecay);
+            return;
+        }
+
         _slots = groups.Select(g => g.Parameters.Select(p => new Slot(p)).ToArray()).ToArray();
     }
+
+    /// <summary>Whether the update runs in TorchSharp's Adam (GPU parameters) rather than the fused CPU pass.</summary>
+    public bool UsesTorchAdam => _torch is not null;
 
     public IReadOnlyList<ParameterGroup> Groups { get; }
 
@@ -50,6 +70,12 @@ internal sealed class AdamOptimizer
     public void ZeroGrad()
     {
         using var scope = NewDisposeScope();
+        if (_torch is not null)
+        {
+            _torch.zero_grad();
+            return;
+        }
+
         foreach (var slot in _slots.SelectMany(s => s))
         {
             slot.Parameter.grad?.zero_();
@@ -60,6 +86,18 @@ internal sealed class AdamOptimizer
     public void Step()
     {
         using var scope = NewDisposeScope();
+        if (_torch is not null)
+        {
+            var g = 0;
+            foreach (var group in _torch.ParamGroups)
+            {
+                group.LearningRate = LearningRates[g++];
+            }
+
+            _torch.step();
+            return;
+        }
+
         for (var g = 0; g < _slots.Length; g++)
         {
             foreach (var slot in _slots[g])
@@ -139,7 +177,7 @@ internal sealed class AdamOptimizer
     {
         public Slot(TorchSharp.Modules.Parameter parameter)
         {
-            if (parameter.dtype != ScalarType.Float32 || parameter.device_type != TorchSharp.DeviceType.CPU || !parameter.is_contiguous())
+            if (!Fits(parameter))
             {
                 throw new NotSupportedException($"Adam here updates contiguous float32 CPU parameters; a parameter of shape [{string.Join(",", parameter.shape)}] is {parameter.dtype} on {parameter.device_type}{(parameter.is_contiguous() ? string.Empty : ", not contiguous")}.");
             }
@@ -150,6 +188,9 @@ internal sealed class AdamOptimizer
         }
 
         public TorchSharp.Modules.Parameter Parameter { get; }
+
+        public static bool Fits(TorchSharp.Modules.Parameter parameter) =>
+            parameter.dtype == ScalarType.Float32 && parameter.device_type == TorchSharp.DeviceType.CPU && parameter.is_contiguous();
 
         public float[] Mean { get; }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using PokeClassifier.Backbones.Torch;
+using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -62,6 +63,13 @@ internal static class TorchTrainer
         }
 
         TorchRuntime.EnsureInitialized(threads);
+        var device = TorchRuntime.Device(options.Device);
+        var onGpu = device.type != TorchSharp.DeviceType.CPU;
+        if (onGpu)
+        {
+            groups = MoveTo(model, device, groups);
+        }
+
         var total = Stopwatch.StartNew();
         manual_seed(seed);
         var random = new Random(seed);
@@ -125,9 +133,9 @@ internal static class TorchTrainer
                     var indices = new ArraySegment<int>(order, b * options.BatchSize, Math.Min(options.BatchSize, train.Count - (b * options.BatchSize)));
                     using (NewDisposeScope())
                     {
-                        var inputs = train.Inputs(indices, training: true, random);
-                        var targets = Targets(train, indices);
-                        var weights = classWeights is null ? null : tensor(indices.Select(i => classWeights[train.Labels[i]]).ToArray());
+                        var inputs = train.Inputs(indices, training: true, random).to(device);
+                        var targets = Targets(train, indices).to(device);
+                        var weights = classWeights is null ? null : tensor(indices.Select(i => classWeights[train.Labels[i]]).ToArray()).to(device);
                         var logits = model.call(inputs);
                         var loss = ClassificationLoss.Mean(logits, targets, options.LabelSmoothing, weights);
                         optimizer.ZeroGrad();
@@ -141,7 +149,7 @@ internal static class TorchTrainer
                     progress?.Report(new TrainingProgress { Epoch = epoch, Epochs = options.Epochs, Batch = b + 1, Batches = batches, Loss = lossSum / seen, LearningRate = learningRate });
                 }
 
-                var (validationLoss, validationAccuracy) = validation is null ? (null, null) : Evaluate(model, validation, options, random, cancellationToken);
+                var (validationLoss, validationAccuracy) = validation is null ? (null, null) : Evaluate(model, validation, options, random, cancellationToken, device);
                 var record = new EpochRecord
                 {
                     Epoch = epoch,
@@ -205,12 +213,32 @@ internal static class TorchTrainer
         finally
         {
             Dispose(snapshot);
+            if (onGpu)
+            {
+                model.to(TorchSharp.torch.CPU); // the trained model is used, saved and exported on the CPU
+            }
         }
     }
 
-    /// <summary>Mean loss (label smoothing applied, class weights not) and accuracy over <paramref name="source"/>, in eval mode without gradients.</summary>
-    internal static (double? Loss, double? Accuracy) Evaluate(Module<Tensor, Tensor> model, IBatchSource source, TrainingOptions options, Random random, CancellationToken cancellationToken)
+    /// <summary>Moves the model to <paramref name="device"/> and returns the groups over its moved parameters (matched by name).</summary>
+    private static ParameterGroup[]? MoveTo(Module<Tensor, Tensor> model, Device device, IReadOnlyList<ParameterGroup>? groups)
     {
+        var names = model.named_parameters().ToDictionary(p => p.parameter.Handle, p => p.name);
+        var grouped = groups?.Select(g => g.Parameters.Select(p => names[p.Handle]).ToArray()).ToArray();
+        model.to(device);
+        if (groups is null)
+        {
+            return null;
+        }
+
+        var moved = model.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+        return groups.Select((g, i) => g with { Parameters = grouped![i].Select(n => moved[n]).ToArray() }).ToArray();
+    }
+
+    /// <summary>Mean loss (label smoothing applied, class weights not) and accuracy over <paramref name="source"/>, in eval mode without gradients.</summary>
+    internal static (double? Loss, double? Accuracy) Evaluate(Module<Tensor, Tensor> model, IBatchSource source, TrainingOptions options, Random random, CancellationToken cancellationToken, Device? device = null)
+    {
+        device ??= TorchSharp.torch.CPU;
         model.eval();
         using var noGrad = no_grad();
         double lossSum = 0;
@@ -221,8 +249,8 @@ internal static class TorchTrainer
             cancellationToken.ThrowIfCancellationRequested();
             var indices = new ArraySegment<int>(all, start, Math.Min(options.BatchSize, source.Count - start));
             using var scope = NewDisposeScope();
-            var targets = Targets(source, indices);
-            var logits = model.call(source.Inputs(indices, training: false, random));
+            var targets = Targets(source, indices).to(device);
+            var logits = model.call(source.Inputs(indices, training: false, random).to(device));
             lossSum += ClassificationLoss.PerExample(logits, targets, options.LabelSmoothing).sum().item<float>();
             correct += logits.argmax(1).eq(targets).sum().item<long>();
         }

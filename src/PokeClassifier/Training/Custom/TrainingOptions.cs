@@ -81,6 +81,14 @@ public sealed class TrainingOptions
     /// <value>The default is 0.1.</value>
     public double ValidationFraction { get; init; } = 0.1;
 
+    /// <summary>
+    /// Where TorchSharp trains (custom heads and fine-tuning): the CPU, or a CUDA GPU where the application references a CUDA libtorch
+    /// (see <see cref="ComputeDevice"/>); the model returns to the CPU when training ends. Without a CUDA libtorch, training throws
+    /// <see cref="DeviceUnavailableException"/> naming the package to reference. On a GPU the fused CPU Adam gives way to TorchSharp's Adam.
+    /// </summary>
+    /// <value>The default is <see cref="ComputeDevice.Cpu"/>.</value>
+    public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
+
     /// <summary>Checks every option and throws one <see cref="ArgumentException"/> listing every problem.</summary>
     public void Validate()
     {
@@ -98,6 +106,11 @@ public sealed class TrainingOptions
     internal List<string> Problems()
     {
         var errors = new List<string>();
+        if (Device is null)
+        {
+            errors.Add($"{nameof(Device)} must not be null (use ComputeDevice.Cpu).");
+        }
+
         if (Epochs < 1)
         {
             errors.Add($"{nameof(Epochs)} must be at least 1 (was {Epochs}).");

@@ -34,7 +34,8 @@ internal class FeaturizingSettings : CommonSettings
     [DefaultValue("cpu")]
     public string Device { get; init; } = "cpu";
 
-    public FeaturizerOptions FeaturizerOptions()
+    /// <summary>The featurizer options; <paramref name="warning"/> receives the one warning of a cache that cannot be written.</summary>
+    public FeaturizerOptions FeaturizerOptions(Action<string>? warning = null)
     {
         ComputeDevice device;
         try
@@ -51,6 +52,7 @@ internal class FeaturizingSettings : CommonSettings
             UseCache = !NoCache,
             CacheDirectory = NoCache ? null : Cache,
             Parallelism = Parallelism ?? (device.Kind == DeviceKind.Cuda ? 1 : Environment.ProcessorCount),
+            CacheWarning = warning,
             Device = device,
         };
     }

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Globalization;
+using PokeClassifier.Data;
 using PokeClassifier.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -34,9 +35,9 @@ internal sealed class PredictCommand(CliContext cli) : AsyncCommand<PredictComma
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var shard = Inputs.Shard(settings.Shard);
-        var all = Inputs.ExpandImages(settings.Paths);
+        var (all, listedSkips) = Inputs.ExpandImages(settings.Paths);
         var files = shard.Count == 1 ? all : shard.Select(all);
-        if (all.Count == 0)
+        if (all.Count == 0 && listedSkips.Count == 0)
         {
             throw CliException.DataError($"No files found in {string.Join(", ", settings.Paths.Select(p => $"'{p}'"))}. Pass image files or folders of images.");
         }
@@ -62,14 +63,16 @@ internal sealed class PredictCommand(CliContext cli) : AsyncCommand<PredictComma
                 {
                     list.Add((file, null, $"{e.Reason}: {e.Message}"));
                 }
-                catch (IOException e)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    list.Add((file, null, e.Message));
+                    // One unreadable file (permission denied, deleted since it was listed) is a row, not the end of the run.
+                    list.Add((file, null, $"{SkipReason.Unreadable}: {e.Message}"));
                 }
 
                 view.Report("Classifying images", list.Count, files.Count);
             }
 
+            list.AddRange(listedSkips.Select(s => (s.Path, (ClassPrediction?)null, (string?)$"{s.Reason}: {s.Detail}")));
             return list;
         }, cancellationToken)).ConfigureAwait(false);
 
@@ -92,7 +95,7 @@ internal sealed class PredictCommand(CliContext cli) : AsyncCommand<PredictComma
 
         if (failed > 0)
         {
-            cli.Console.MarkupLine($"[yellow]{failed} of {results.Count} file(s) skipped[/]: not usable images (see the table).");
+            cli.Console.MarkupLine($"[yellow]{failed} of {results.Count} file(s) skipped[/] (each is a row of the table above, with the reason).");
         }
 
         return ExitCodes.Ok;

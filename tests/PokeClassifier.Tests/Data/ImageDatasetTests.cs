@@ -42,14 +42,15 @@ public sealed class ImageDatasetTests
         Assert.Equal(SkipReason.Truncated, reasons["bad-truncated-png.jpg"]);
         Assert.Equal(SkipReason.Truncated, reasons["bad-truncated-jpeg.jpg"]);
         Assert.Equal(SkipReason.NotAnImage, reasons["stray.png"]);
-        Assert.Equal(6, dataset.Skipped.Count);
-        Assert.All(dataset.Skipped.Where(s => s.Label is not null), s => Assert.Equal("cats", s.Label));
+        Assert.Equal(SkipReason.Empty, reasons["empty-class"]); // an empty class folder is said, not dropped
+        Assert.Equal(7, dataset.Skipped.Count);
+        Assert.All(dataset.Skipped.Where(s => s.Label is not null && s.Label != "empty-class"), s => Assert.Equal("cats", s.Label));
 
         // The same square encoded as PNG twice: under two classes, a labelling error.
         var cross = Assert.Single(dataset.Duplicates);
         Assert.True(cross.CrossesClasses);
         Assert.Equal(2, cross.Items.Count);
-        Assert.Contains("6 skipped", dataset.ToString(), StringComparison.Ordinal);
+        Assert.Contains("7 skipped", dataset.ToString(), StringComparison.Ordinal);
         Directory.Delete(root, true);
     }
 

@@ -15,22 +15,22 @@ namespace PokeClassifier.Training;
 /// Parameters must be contiguous float32 tensors on the CPU (those of every module here are); gradients that are not contiguous are
 /// copied first. The moments live in managed arrays, so the optimizer owns no native memory. The update of each element is
 /// <c>m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²; p -= lr / (1 - b1^t) · m / (sqrt(v) / sqrt(1 - b2^t) + eps)</c>, with
-/// <c>g</c> the gradient plus <c>weight_decay · p</c> and <c>t</c> the parameter's own step count. Parameters on a GPU (or not
-/// contiguous float32) fall back to TorchSharp's own Adam (<c>torch.optim.Adam</c>, the same update) over the same groups.
+/// <c>g</c> the gradient plus <c>weight_decay · p</c> and <c>t</c> the parameter's own step count.
 /// </remarks>
 internal sealed class AdamOptimizer
 {
     private readonly Slot[][] _slots;
-    private readonly TorchSharp.Modules.Adam? _torch;
 
     /// <param name="groups">The parameter groups.</param>
-    /// <param name="beta1">Adam's first-moment decay.</param>
-    /// <param name="beta2">Adam's second-moment decay.</param>
-    /// <param name="epsilon">Adam's epsilon.</param>
-    /// <param name="weightDecay">L2 penalty of groups that set none.</param>
-    /// <param name="useTorch">Use TorchSharp's Adam even for CPU parameters (the equivalence test); it is used anyway when a parameter is not a contiguous float32 CPU tensor.</param>
-    public AdamOptimizer(IReadOnlyList<ParameterGroup> groups, double beta1, double beta2, double epsilon, double weightDecay, bool useTorch = false)
+    /// <param name="beta1">Decay of the running mean of gradients.</param>
+    /// <param name="beta2">Decay of the running mean of squared gradients.</param>
+    /// <param name="epsilon">Added to the denominator.</param>
+    /// <param name="weightDecay">Weight decay of groups that set none.</param>
+    /// <param name="decoupled">AdamW (Loshchilov and Hutter): the weights shrink by <c>lr · weight_decay</c> each step, apart from the
+    /// gradient's moments; otherwise the decay is an L2 term added to the gradient, as PyTorch's <c>Adam</c>.</param>
+    public AdamOptimizer(IReadOnlyList<ParameterGroup> groups, double beta1, double beta2, double epsilon, double weightDecay, bool decoupled = false)
     {
+        Decoupled = decoupled;
         ArgumentNullException.ThrowIfNull(groups);
         Beta1 = beta1;
         Beta2 = beta2;
@@ -38,20 +38,8 @@ internal sealed class AdamOptimizer
         Groups = groups;
         LearningRates = groups.Select(g => g.LearningRate).ToArray();
         WeightDecays = groups.Select(g => g.WeightDecay ?? weightDecay).ToArray();
-        if (useTorch || groups.SelectMany(g => g.Parameters).Any(p => !Slot.Fits(p)))
-        {
-            _slots = [];
-            _torch = TorchSharp.torch.optim.Adam(
-                groups.Select((g, i) => new TorchSharp.Modules.Adam.ParamGroup(g.Parameters, lr: LearningRates[i], beta1: beta1, beta2: beta2, eps: epsilon, weight_decay: WeightDecays[i])),
-                lr: LearningRates.Length > 0 ? LearningRates[0] : 1e-3, beta1: beta1, beta2: beta2, eps: epsilon, weight_decay: weightDecay);
-            return;
-        }
-
         _slots = groups.Select(g => g.Parameters.Select(p => new Slot(p)).ToArray()).ToArray();
     }
-
-    /// <summary>Whether the update runs in TorchSharp's Adam (GPU parameters) rather than the fused CPU pass.</summary>
-    public bool UsesTorchAdam => _torch is not null;
 
     public IReadOnlyList<ParameterGroup> Groups { get; }
 
@@ -66,16 +54,13 @@ internal sealed class AdamOptimizer
 
     public double Epsilon { get; }
 
+    /// <summary>Whether weight decay is decoupled from the gradient (AdamW).</summary>
+    public bool Decoupled { get; }
+
     /// <summary>Clears every gradient (sets it to zero), as <c>optimizer.zero_grad()</c>.</summary>
     public void ZeroGrad()
     {
         using var scope = NewDisposeScope();
-        if (_torch is not null)
-        {
-            _torch.zero_grad();
-            return;
-        }
-
         foreach (var slot in _slots.SelectMany(s => s))
         {
             slot.Parameter.grad?.zero_();
@@ -86,18 +71,6 @@ internal sealed class AdamOptimizer
     public void Step()
     {
         using var scope = NewDisposeScope();
-        if (_torch is not null)
-        {
-            var g = 0;
-            foreach (var group in _torch.ParamGroups)
-            {
-                group.LearningRate = LearningRates[g++];
-            }
-
-            _torch.step();
-            return;
-        }
-
         for (var g = 0; g < _slots.Length; g++)
         {
             foreach (var slot in _slots[g])
@@ -114,6 +87,14 @@ internal sealed class AdamOptimizer
                 }
 
                 slot.Steps++;
+                var decay = (float)WeightDecays[g];
+                if (Decoupled && decay != 0)
+                {
+                    // AdamW: p -= lr * wd * p, before the Adam step, which then sees no decay term.
+                    Scale(MemoryMarshal.Cast<byte, float>(slot.Parameter.bytes), (float)(1 - (LearningRates[g] * decay)));
+                    decay = 0;
+                }
+
                 var biasCorrection1 = 1 - Math.Pow(Beta1, slot.Steps);
                 var biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, slot.Steps));
                 Update(
@@ -126,8 +107,57 @@ internal sealed class AdamOptimizer
                     (float)(LearningRates[g] / biasCorrection1),
                     (float)(1 / biasCorrection2Sqrt),
                     (float)Epsilon,
-                    (float)WeightDecays[g]);
+                    decay);
             }
+        }
+    }
+
+    /// <summary>Writes every moment and step count (for a checkpoint).</summary>
+    public void Write(BinaryWriter writer)
+    {
+        foreach (var slot in _slots.SelectMany(s => s))
+        {
+            writer.Write(slot.Steps);
+            writer.Write(slot.Mean.Length);
+            writer.Write(MemoryMarshal.AsBytes(slot.Mean.AsSpan()));
+            writer.Write(MemoryMarshal.AsBytes(slot.Variance.AsSpan()));
+        }
+    }
+
+    /// <summary>Reads what <see cref="Write"/> wrote, for the same parameters.</summary>
+    public void Read(BinaryReader reader)
+    {
+        foreach (var slot in _slots.SelectMany(s => s))
+        {
+            slot.Steps = reader.ReadInt64();
+            var length = reader.ReadInt32();
+            if (length != slot.Mean.Length)
+            {
+                throw new InvalidDataException($"The checkpoint's optimizer state holds {length} values for a parameter of {slot.Mean.Length}.");
+            }
+
+            reader.ReadExactly(MemoryMarshal.AsBytes(slot.Mean.AsSpan()));
+            reader.ReadExactly(MemoryMarshal.AsBytes(slot.Variance.AsSpan()));
+        }
+    }
+
+    private static void Scale(Span<float> values, float factor)
+    {
+        var i = 0;
+        if (Vector.IsHardwareAccelerated && values.Length >= Vector<float>.Count)
+        {
+            var v = MemoryMarshal.Cast<float, Vector<float>>(values);
+            for (var k = 0; k < v.Length; k++)
+            {
+                v[k] *= factor;
+            }
+
+            i = v.Length * Vector<float>.Count;
+        }
+
+        for (; i < values.Length; i++)
+        {
+            values[i] *= factor;
         }
     }
 
@@ -177,7 +207,7 @@ internal sealed class AdamOptimizer
     {
         public Slot(TorchSharp.Modules.Parameter parameter)
         {
-            if (!Fits(parameter))
+            if (parameter.dtype != ScalarType.Float32 || parameter.device_type != TorchSharp.DeviceType.CPU || !parameter.is_contiguous())
             {
                 throw new NotSupportedException($"Adam here updates contiguous float32 CPU parameters; a parameter of shape [{string.Join(",", parameter.shape)}] is {parameter.dtype} on {parameter.device_type}{(parameter.is_contiguous() ? string.Empty : ", not contiguous")}.");
             }
@@ -188,9 +218,6 @@ internal sealed class AdamOptimizer
         }
 
         public TorchSharp.Modules.Parameter Parameter { get; }
-
-        public static bool Fits(TorchSharp.Modules.Parameter parameter) =>
-            parameter.dtype == ScalarType.Float32 && parameter.device_type == TorchSharp.DeviceType.CPU && parameter.is_contiguous();
 
         public float[] Mean { get; }
 

@@ -120,6 +120,7 @@ public static class CliApp
         ModelLoadException => (ExitCodes.Model, $"{e.Message.TrimEnd('.')}. Check the model or weights file, or train a new model with 'pokeclassifier train'."),
         DatasetException or InvalidImageException => (ExitCodes.Data, e.Message),
         DirectoryNotFoundException or FileNotFoundException => (ExitCodes.Data, $"{e.Message.TrimEnd('.')}. Check the path."),
+        DeviceUnavailableException => (ExitCodes.NotAvailable, e.Message),
         PokeClassifierException => (ExitCodes.Failure, e.Message),
         ArgumentException => (ExitCodes.Usage, e.Message),
         NotSupportedException => (ExitCodes.NotAvailable, e.Message),

@@ -154,6 +154,8 @@ public sealed class CliTests(CliFixture fixture) : IClassFixture<CliFixture>
             (["train"], ExitCodes.Usage, "data"),
             (["predict", fixture.Model, Path.Combine(fixture.Root, "nowhere.png")], ExitCodes.Data, "does not exist"),
             (["featurize", fixture.Data, "--shard", "2/2"], ExitCodes.Usage, "--shard '2/2' is not a shard"),
+            (["featurize", fixture.Data, "--device", "gpu"], ExitCodes.Usage, "use cpu, cuda or cuda:N"),
+            (["featurize", fixture.Data, "--cache", fixture.Cache, "--device", "cuda:0"], ExitCodes.NotAvailable, "Microsoft.ML.OnnxRuntime.Gpu.Linux"),
             (["predict", fixture.Model, fixture.Data, "--shard", "one"], ExitCodes.Usage, "i/n"),
         };
         foreach (var (args, code, says) in cases)

@@ -29,14 +29,33 @@ internal class FeaturizingSettings : CommonSettings
     [Description("ONNX Runtime sessions side by side. Default: the number of cores.")]
     public int? Parallelism { get; init; }
 
+    [CommandOption("--device <DEVICE>")]
+    [Description("Where the backbone runs: cpu, cuda or cuda:N (needs the GPU ONNX Runtime package in the tool, see docs/benchmarks.md).")]
+    [DefaultValue("cpu")]
+    public string Device { get; init; } = "cpu";
+
     /// <summary>The featurizer options; <paramref name="warning"/> receives the one warning of a cache that cannot be written.</summary>
-    public FeaturizerOptions FeaturizerOptions(Action<string>? warning = null) => new()
+    public FeaturizerOptions FeaturizerOptions(Action<string>? warning = null)
     {
-        UseCache = !NoCache,
-        CacheDirectory = NoCache ? null : Cache,
-        Parallelism = Parallelism ?? Environment.ProcessorCount,
-        CacheWarning = warning,
-    };
+        ComputeDevice device;
+        try
+        {
+            device = ComputeDevice.Parse(Device);
+        }
+        catch (FormatException e)
+        {
+            throw CliException.Usage($"--device {e.Message}");
+        }
+
+        return new()
+        {
+            UseCache = !NoCache,
+            CacheDirectory = NoCache ? null : Cache,
+            Parallelism = Parallelism ?? (device.Kind == DeviceKind.Cuda ? 1 : Environment.ProcessorCount),
+            CacheWarning = warning,
+            Device = device,
+        };
+    }
 
     public override Spectre.Console.ValidationResult Validate()
     {

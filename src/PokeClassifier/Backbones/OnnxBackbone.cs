@@ -17,7 +17,7 @@ internal sealed class OnnxBackbone : IBackboneEngine
     private readonly SessionOptions _options;
     private bool _disposed;
 
-    public OnnxBackbone(BackboneSpec spec, int sessions, int intraOpThreads)
+    public OnnxBackbone(BackboneSpec spec, int sessions, int intraOpThreads, ComputeDevice? device = null)
     {
         Spec = spec;
         if (!File.Exists(spec.ModelPath))
@@ -32,6 +32,11 @@ internal sealed class OnnxBackbone : IBackboneEngine
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        if (device is { Kind: DeviceKind.Cuda })
+        {
+            AppendCuda(_options, device);
+        }
+
         try
         {
             for (var i = 0; i < sessions; i++)
@@ -139,4 +144,24 @@ internal sealed class OnnxBackbone : IBackboneEngine
     }
 
     private static string Describe(KeyValuePair<string, NodeMetadata> kv) => $"{kv.Key} [{string.Join(",", kv.Value.Dimensions)}]";
+
+    /// <summary>Adds ONNX Runtime's CUDA execution provider, or explains what the application lacks for it.</summary>
+    internal static void AppendCuda(SessionOptions options, ComputeDevice device)
+    {
+        try
+        {
+            options.AppendExecutionProvider_CUDA(device.DeviceId);
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
+        {
+            options.Dispose();
+            var providers = string.Join(", ", OrtEnv.Instance().GetAvailableProviders());
+            throw new DeviceUnavailableException(
+                $"Device {device} was asked for ONNX Runtime, but its CUDA execution provider cannot be used here (available providers: {providers}). " +
+                "The library references the CPU ONNX Runtime (Microsoft.ML.OnnxRuntime); for CUDA the application must reference " +
+                "Microsoft.ML.OnnxRuntime.Gpu.Linux 1.31.0 (Microsoft.ML.OnnxRuntime.Gpu.Windows on Windows) and exclude the CPU package's native " +
+                "files (<PackageReference Include=\"Microsoft.ML.OnnxRuntime\" ExcludeAssets=\"native\" />), on a machine with CUDA 12 and cuDNN 9 " +
+                "(see docs/benchmarks.md, bench/gpu-check.sh). Use ComputeDevice.Cpu (--device cpu) otherwise. ONNX Runtime said: " + e.Message, e);
+        }
+    }
 }

@@ -32,6 +32,15 @@ public sealed record FeaturizerOptions
     public long MaxDecodePixels { get; init; } = 4096L * 4096L;
 
     /// <summary>
+    /// Where the backbone runs: the CPU, or a CUDA GPU through ONNX Runtime's CUDA execution provider (TorchSharp backbones: a CUDA
+    /// libtorch). CUDA needs packages the library does not carry (see <see cref="ComputeDevice"/>); without them creating the
+    /// featurizer throws <see cref="DeviceUnavailableException"/> naming the package to reference. On a GPU, use one session
+    /// (<see cref="Parallelism"/> = 1 or 2): the sessions share the device.
+    /// </summary>
+    /// <value>The default is <see cref="ComputeDevice.Cpu"/>.</value>
+    public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
+
+    /// <summary>
     /// Whether each image's features are the mean of the features of the image and of its mirror image (horizontal-flip test-time
     /// augmentation, applied alike to training and test images, so a head learns the features it will see). Costs a second
     /// inference per image; the features are cached under their own identity.
@@ -56,6 +65,11 @@ public sealed record FeaturizerOptions
         if (MaxDecodePixels < 224L * 224L)
         {
             errors.Add($"{nameof(MaxDecodePixels)} must be at least {224 * 224} (was {MaxDecodePixels}).");
+        }
+
+        if (Device is null)
+        {
+            errors.Add($"{nameof(Device)} must not be null (use ComputeDevice.Cpu).");
         }
 
         if (CacheDirectory is { Length: 0 })

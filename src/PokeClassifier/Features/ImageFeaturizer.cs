@@ -38,7 +38,7 @@ public sealed class ImageFeaturizer : IDisposable
         _options.Validate();
         Backbone = backbone;
         _preprocessor = new Preprocessor(backbone.Preprocessing, backbone.InputWidth, backbone.InputHeight);
-        _backbone = BackboneEngines.Create(backbone, _options.Parallelism, _options.IntraOpThreads);
+        _backbone = BackboneEngines.Create(backbone, _options.Parallelism, _options.IntraOpThreads, _options.Device);
         Cache = _options.UseCache ? new FeatureCache(_options.CacheDirectory) : null;
         Identity = ComputeIdentity(backbone) + (_options.FlipAveraging ? "-hflip" : string.Empty);
         if (Cache is not null)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using TorchSharp;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
@@ -21,20 +22,24 @@ internal sealed class TorchBackbone : IBackboneEngine
     private readonly Module<Tensor, Tensor> _module;
     private readonly TorchArchitecture _architecture;
     private readonly long[] _inputShape;
+    private readonly Device _device;
     private bool _disposed;
 
     /// <exception cref="ModelLoadException">Unknown architecture, missing or unfitting weights, or features of another length than the spec says.</exception>
     /// <exception cref="PokeClassifierException">TorchSharp cannot load on this system.</exception>
-    public TorchBackbone(BackboneSpec spec, int intraOpThreads)
+    /// <exception cref="DeviceUnavailableException">CUDA was asked for and libtorch has none.</exception>
+    public TorchBackbone(BackboneSpec spec, int intraOpThreads, ComputeDevice? device = null)
     {
         ArgumentNullException.ThrowIfNull(spec);
         TorchRuntime.EnsureInitialized(intraOpThreads);
+        _device = TorchRuntime.Device(device ?? ComputeDevice.Cpu);
         Spec = spec;
         _architecture = TorchArchitecture.Get(spec.Architecture);
         _inputShape = [1, 3, spec.InputHeight, spec.InputWidth];
         _module = TorchCheckpoint.Load(_architecture, spec.ModelPath);
         try
         {
+            _module.to(_device);
             _module.eval();
             foreach (var parameter in _module.parameters())
             {
@@ -43,7 +48,7 @@ internal sealed class TorchBackbone : IBackboneEngine
 
             using var scope = NewDisposeScope();
             using var noGrad = no_grad();
-            var probe = Forward(zeros(_inputShape));
+            var probe = Forward(zeros(_inputShape, device: _device));
             OutputShape = probe.shape.Select(d => checked((int)d)).ToArray();
             if (probe.numel() != spec.FeatureLength)
             {
@@ -77,7 +82,7 @@ internal sealed class TorchBackbone : IBackboneEngine
         cancellationToken.ThrowIfCancellationRequested();
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        var output = Forward(ToInput(tensor)).contiguous();
+        var output = Forward(ToInput(tensor)).cpu().contiguous();
         return output.data<float>().ToArray();
     }
 
@@ -92,7 +97,7 @@ internal sealed class TorchBackbone : IBackboneEngine
         _module.Dispose();
     }
 
-    private Tensor ToInput(float[] values) => tensor(values, _inputShape);
+    private Tensor ToInput(float[] values) => tensor(values, _inputShape).to(_device);
 
     private Tensor Forward(Tensor input) => _architecture.Features(_module, input);
 }

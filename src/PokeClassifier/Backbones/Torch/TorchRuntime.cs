@@ -21,6 +21,37 @@ internal static class TorchRuntime
     /// <summary>What the native preparation did, for diagnostics.</summary>
     public static IReadOnlyList<LibTorchSharpPatchResult> PatchResults { get; private set; } = [];
 
+    /// <summary>
+    /// The TorchSharp device for <paramref name="device"/> (initialising TorchSharp first). CUDA needs a CUDA build of libtorch in the
+    /// application and a visible GPU; where either is missing this throws <see cref="DeviceUnavailableException"/> naming it.
+    /// </summary>
+    public static TorchSharp.torch.Device Device(ComputeDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        EnsureInitialized();
+        if (device.Kind == DeviceKind.Cpu)
+        {
+            return TorchSharp.torch.CPU;
+        }
+
+        if (!TorchSharp.torch.cuda.is_available())
+        {
+            throw new DeviceUnavailableException(
+                $"Device {device} was asked for TorchSharp, but libtorch reports no CUDA device (torch.cuda.is_available() is false). The library is built " +
+                "against the CPU libtorch (libtorch-cpu); for CUDA the application must reference a CUDA libtorch instead, e.g. the package " +
+                "libtorch-cuda-12.8-linux-x64 (or TorchSharp-cuda-linux) 0.107.0, on a machine with an NVIDIA driver and a visible GPU. " +
+                "Use ComputeDevice.Cpu (--device cpu) otherwise.");
+        }
+
+        var count = TorchSharp.torch.cuda.device_count();
+        if (device.DeviceId >= count)
+        {
+            throw new DeviceUnavailableException($"Device {device} was asked for TorchSharp, but libtorch sees {count} CUDA device(s) (0..{count - 1}).");
+        }
+
+        return new TorchSharp.torch.Device(TorchSharp.DeviceType.CUDA, device.DeviceId);
+    }
+
     /// <summary>Loads TorchSharp's native libraries (once) and sets libtorch's intra-op thread count.</summary>
     /// <param name="intraOpThreads">Threads one operator may use. One is fastest when several models run side by side on a shared CPU.</param>
     /// <exception cref="PokeClassifierException">TorchSharp cannot be loaded here; the message says why and what to do.</exception>

@@ -53,6 +53,11 @@ internal static class TorchTrainer
         options.Validate();
         validation = validation is { Count: > 0 } ? validation : null;
         TorchRuntime.EnsureInitialized(threads);
+        if (options.Device.Kind != DeviceKind.Cpu)
+        {
+            _ = TorchRuntime.Device(options.Device); // names the missing CUDA libtorch where there is none
+            throw new DeviceUnavailableException($"Device {options.Device}: libtorch has CUDA here, but this training loop (and its fused CPU Adam) runs on the CPU only so far; use ComputeDevice.Cpu.");
+        }
         manual_seed(seed);
         var parameterGroups = CheckGroups(groups ?? [new ParameterGroup("all", model.parameters().Where(p => p.requires_grad).ToArray(), options.LearningRate)], train);
         var optimizer = new AdamOptimizer(parameterGroups, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, options.DecoupledWeightDecay);

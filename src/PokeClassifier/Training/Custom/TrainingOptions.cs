@@ -149,6 +149,14 @@ public sealed record TrainingOptions
     /// <value>The default is 0.1.</value>
     public double ValidationFraction { get; init; } = 0.1;
 
+    /// <summary>
+    /// Where TorchSharp trains (custom heads and fine-tuning). Only the CPU trains so far: asking for CUDA throws
+    /// <see cref="DeviceUnavailableException"/>, naming the CUDA libtorch package to reference where libtorch has no CUDA, and saying
+    /// that the loop is CPU-only where it has.
+    /// </summary>
+    /// <value>The default is <see cref="ComputeDevice.Cpu"/>.</value>
+    public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
+
     /// <summary>Checks every option and throws one <see cref="ArgumentException"/> listing every problem.</summary>
     public void Validate()
     {
@@ -166,6 +174,11 @@ public sealed record TrainingOptions
     internal List<string> Problems()
     {
         var errors = new List<string>();
+        if (Device is null)
+        {
+            errors.Add($"{nameof(Device)} must not be null (use ComputeDevice.Cpu).");
+        }
+
         if (Epochs < 1)
         {
             errors.Add($"{nameof(Epochs)} must be at least 1 (was {Epochs}).");

@@ -91,7 +91,7 @@ internal static class BackboneThroughput
         _ => BackboneSpec.VGG16Torch(weights, size),
     };
 
-    private static ChildResult RunChild(string engine, string architecture, int size, string modelPath, string list)
+    internal static ChildResult RunChild(string engine, string architecture, int size, string modelPath, string list)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in new[] { typeof(BackboneThroughput).Assembly.Location, "backbones", "--child", engine, size.ToString(CultureInfo.InvariantCulture), architecture, modelPath, list })
@@ -109,7 +109,7 @@ internal static class BackboneThroughput
     private static async Task<int> ChildAsync(string engine, int size, string architecture, string modelPath, string list)
     {
         var items = (await File.ReadAllLinesAsync(list)).Select(p => new DatasetItem { Path = p, Label = "x" }).ToArray();
-        var spec = engine == "torch" ? Spec(architecture, modelPath, size) with { WeightSources = [] } : BackboneSpec.FromOnnx(modelPath);
+        var spec = engine == "torch" ? Spec(architecture, modelPath, size) with { WeightSources = [] } : BackboneSpec.FromOnnx(modelPath, preprocessing: ImagePreprocessing.TorchImageNet);
         using var featurizer = new ImageFeaturizer(spec, new FeaturizerOptions { UseCache = false });
         await featurizer.FeaturizeAsync(items.Take(2).ToArray());
         var watch = Stopwatch.StartNew();
@@ -126,5 +126,5 @@ internal static class BackboneThroughput
         return 0;
     }
 
-    private sealed record ChildResult(double ImagesPerSecond, double PeakRssMiB);
+    internal sealed record ChildResult(double ImagesPerSecond, double PeakRssMiB);
 }

@@ -7,6 +7,11 @@ using PokeClassifier.Features;
 
 // Featurization benchmark: the library's pipeline against a bare ONNX Runtime session and ML.NET's DnnFeaturizeImage,
 // measured side by side in one process over the same images. See docs/benchmarks.md.
+if (args.Length > 0 && args[0] == "convert")
+{
+    return await PokeClassifier.Benchmarks.ConversionBenchmark.RunAsync(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "backbones")
 {
     return await PokeClassifier.Benchmarks.BackboneThroughput.RunAsync(args[1..]);

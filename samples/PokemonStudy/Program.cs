@@ -1,11 +1,13 @@
 // The main job, and the study reproduced: prepare the first-generation Pokémon sprite set (npm, cached after the first run),
 // hold out one whole animation per Pokémon for testing (frames of one animation never straddle train and test), and compare
 // backbones and heads side by side: ResNet18 (always available offline) on the ML.NET path, and DenseNet201 and VGG16 — the
-// study's pair — when their ImageNet weights are on this machine. Prints the comparison table, each configuration's worst
-// classes and five most-confused pairs, and writes Markdown, HTML and JSON reports.
+// study's pair, with the study's own Keras ImageNet weights — fetched on the first run (verified against Keras' checksums and
+// converted to ONNX in-process, no Python), each missing one skipped with one line when the network or the disk says no.
+// Prints the comparison table, each configuration's worst classes and five most-confused pairs, and writes Markdown, HTML and
+// JSON reports.
 //
 // Usage: dotnet run --project samples/PokemonStudy -c Release [-- --data <folder|manifest.csv>] [--seed N] [--out DIR]
-//        [--densenet201 <densenet201-c1103571.pth>] [--vgg16 <vgg16-397923af.pth>] [--download]
+//        [--densenet201 <densenet201_..._notop.h5>] [--vgg16 <vgg16_..._notop.h5>] [--offline]
 using System.Diagnostics;
 using System.Globalization;
 using PokeClassifier;
@@ -50,32 +52,43 @@ try
     // Three quarters of each class's animations train, one quarter (one whole animation per Pokémon) tests.
     var experiment = Experiment.For(dataset)
         .WithSplit(new SplitOptions { TrainFraction = 0.75, ValidationFraction = 0, TestFraction = 0.25, Seed = options.Seed, SmallClasses = SmallClassPolicy.TrainOnly })
-        .WithWeightStore(new WeightStoreOptions { AllowDownload = options.Download })
+        .WithWeightStore(new WeightStoreOptions { AllowDownload = !options.Offline })
         .Add("ResNet18 + ML.NET L-BFGS", BackboneSpec.ResNet18, HeadConfiguration.MLNet(MLNetTrainer.LbfgsMaximumEntropy))
         .Add("ResNet18 + GAP-Dense (study)", BackboneSpec.ResNet18, HeadConfiguration.Custom(CustomHeadOptions.GlobalAveragePoolDense()))
         .Add("ResNet18 + Flatten-256-Dense (study)", BackboneSpec.ResNet18, HeadConfiguration.Custom(CustomHeadOptions.FlattenDense256()));
 
-    // The study's backbones: used when their weights are here (explicit path, or the weight cache), skipped with one line otherwise.
-    var store = new WeightStore(new WeightStoreOptions { AllowDownload = options.Download });
+    // The study's backbones (Keras' weights, as the study used them): an explicit file, the weight cache, or a download (unless
+    // --offline), converted to ONNX once; each one that cannot be had is skipped with one line, and the rest runs.
+    var store = new WeightStore(new WeightStoreOptions { AllowDownload = !options.Offline });
     // Each with the study's own head (DenseNet201: global average pooling + softmax; VGG16: flatten + 256 ReLU + softmax; Adam,
     // learning rate reduced every epoch, 10 epochs, batch 32, early stopping) and with the ML.NET head.
     foreach (var (name, spec, path, studyHead, studyHeadName) in new[]
     {
-        ("DenseNet201", BackboneSpec.DenseNet201Torch(), options.DenseNet201, CustomHeadOptions.GlobalAveragePoolDense(), "GAP-Dense"),
-        ("VGG16", BackboneSpec.VGG16Torch(), options.Vgg16, CustomHeadOptions.FlattenDense256(), "Flatten-256-Dense"),
+        ("DenseNet201", BackboneSpec.Pretrained("densenet201-keras"), options.DenseNet201, CustomHeadOptions.GlobalAveragePoolDense(), "GAP-Dense"),
+        ("VGG16", BackboneSpec.Pretrained("vgg16-keras"), options.Vgg16, CustomHeadOptions.FlattenDense256(), "Flatten-256-Dense"),
     })
     {
         try
         {
-            var resolved = await store.ResolveAsync(spec, path, cancellationToken: cts.Token);
+            Console.WriteLine($"{name}: {(path is null ? "from the weight cache or " + spec.WeightSources[0].Url : path)}");
+            var resolved = await store.ResolveAsync(spec, path, new StatusLine<DownloadProgress>(p => $"Downloading {p.FileName} {p.BytesReceived >> 20} MB"), cts.Token);
+            StatusLine.Clear();
             experiment = experiment
                 .Add($"{name} + {studyHeadName} (study)", resolved, HeadConfiguration.Custom(studyHead))
                 .Add($"{name} + ML.NET L-BFGS", resolved, HeadConfiguration.MLNet(MLNetTrainer.LbfgsMaximumEntropy));
         }
         catch (WeightsUnavailableException e)
         {
+            StatusLine.Clear();
             var source = spec.WeightSources[0];
-            Console.WriteLine($"{name}: weights not found, skipped. Put {source.FileName} in {e.CacheDirectory} (or pass --{name.ToLowerInvariant()} <file>; --download fetches {source.Url}).");
+            var why = e.Message.Split('\n')[0];
+            Console.WriteLine($"{name}: skipped ({why.TrimEnd('.')}). Put {source.FileName} in {e.CacheDirectory}, or pass --{name.ToLowerInvariant()} <file>{(options.Offline ? ", or run without --offline" : string.Empty)}.");
+        }
+        catch (PokeClassifierException e)
+        {
+            // A file that does not fit the network, or a full disk while converting: one line, and the comparison goes on.
+            StatusLine.Clear();
+            Console.WriteLine($"{name}: skipped ({e.Message.Split('\n')[0].TrimEnd('.')}).");
         }
     }
 
@@ -121,13 +134,13 @@ catch (Exception e) when (e is PokeClassifierException or ArgumentException or I
     return 1;
 }
 
-internal sealed record StudyArgs(string? Data, int Seed, string Output, string? DenseNet201, string? Vgg16, bool Download)
+internal sealed record StudyArgs(string? Data, int Seed, string Output, string? DenseNet201, string? Vgg16, bool Offline)
 {
     public static StudyArgs Parse(string[] args)
     {
         string? data = null, densenet = null, vgg = null;
         var seed = 42;
-        var download = false;
+        var offline = WeightStoreOptions.OfflineByEnvironment;
         var output = Path.Combine(Environment.CurrentDirectory, "pokeclassifier-output");
         for (var i = 0; i < args.Length; i++)
         {
@@ -148,15 +161,17 @@ internal sealed record StudyArgs(string? Data, int Seed, string Output, string? 
                 case "--vgg16" when i + 1 < args.Length:
                     vgg = args[++i];
                     break;
-                case "--download":
-                    download = true;
+                case "--offline":
+                    offline = true;
                     break;
+                case "--download":
+                    break; // the default now; kept so older command lines still run
                 default:
-                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: PokemonStudy [--data <folder|manifest.csv>] [--seed N] [--out DIR] [--densenet201 FILE] [--vgg16 FILE] [--download]");
+                    throw new ArgumentException($"Unknown argument '{args[i]}'. Usage: PokemonStudy [--data <folder|manifest.csv>] [--seed N] [--out DIR] [--densenet201 FILE] [--vgg16 FILE] [--offline]");
             }
         }
 
-        return new StudyArgs(data, seed, output, densenet, vgg, download);
+        return new StudyArgs(data, seed, output, densenet, vgg, offline);
     }
 }
 

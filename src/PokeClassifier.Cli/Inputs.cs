@@ -7,8 +7,19 @@ namespace PokeClassifier.Cli;
 /// <summary>Turns command-line words into library objects, with one-line errors that say what to do.</summary>
 internal static class Inputs
 {
-    /// <summary>Backbones by command-line name; a path to an <c>.onnx</c> file is also accepted (any ONNX CNN).</summary>
-    public static readonly IReadOnlyList<string> Backbones = ["resnet18", "densenet201", "vgg16"];
+    /// <summary>The ResNet18 that ships with ML.NET's package: offline, the default.</summary>
+    public const string ShippedResNet18 = "resnet18";
+
+    /// <summary>
+    /// Backbones by command-line name: <c>resnet18</c> (shipped, offline) and the library's catalog of pretrained backbones
+    /// (<see cref="BackboneSpec.PretrainedNames"/>, torchvision's <c>resnet18</c> being <c>resnet18-torchvision</c> here, since
+    /// <c>resnet18</c> is the shipped one); a path to an <c>.onnx</c> file is also accepted (any ONNX CNN).
+    /// </summary>
+    public static IReadOnlyList<string> Backbones => [ShippedResNet18, .. BackboneSpec.PretrainedNames.Select(CliName)];
+
+    private static string CliName(string catalogName) => catalogName == ShippedResNet18 ? ShippedResNet18 + "-torchvision" : catalogName;
+
+    private static string CatalogName(string cliName) => cliName == ShippedResNet18 + "-torchvision" ? ShippedResNet18 : cliName;
 
     /// <summary>
     /// Heads by command-line name: the ML.NET path (<c>lbfgs</c>, <c>sdca</c>, <c>lightgbm</c>), the study's TorchSharp heads with the
@@ -28,9 +39,9 @@ internal static class Inputs
     };
 
     /// <summary>
-    /// The backbone spec for a command-line name: <c>resnet18</c> (shipped with ML.NET, offline), <c>densenet201</c> and <c>vgg16</c>
-    /// (ONNX exports taken from the weight cache or <paramref name="weights"/>; the error says how to export them), or a path to an
-    /// ONNX file. The weights path is checked when the run resolves the backbone.
+    /// The backbone spec for a command-line name: <c>resnet18</c> (shipped with ML.NET, offline), a catalog name (<c>densenet201</c>,
+    /// <c>vgg16</c>, <c>densenet201-keras</c>, ...: the published weights, from the weight cache or <paramref name="weights"/> or
+    /// downloaded, converted to ONNX once), or a path to an ONNX file. The weights are checked when the run resolves the backbone.
     /// </summary>
     public static BackboneSpec Backbone(string name, string? weights)
     {
@@ -47,13 +58,15 @@ internal static class Inputs
                 : throw new ModelLoadException($"backbone file '{trimmed}' does not exist");
         }
 
-        return trimmed.ToLowerInvariant() switch
+        var lower = trimmed.ToLowerInvariant();
+        if (lower == ShippedResNet18)
         {
-            "resnet18" => BackboneSpec.ResNet18,
-            "densenet201" => BackboneSpec.DenseNet201Onnx(),
-            "vgg16" => BackboneSpec.VGG16Onnx(),
-            _ => throw CliException.Usage($"unknown backbone '{name}'. Available: {string.Join(", ", Backbones)}, or a path to an .onnx file."),
-        };
+            return BackboneSpec.ResNet18;
+        }
+
+        return Backbones.Contains(lower, StringComparer.Ordinal)
+            ? BackboneSpec.Pretrained(CatalogName(lower))
+            : throw CliException.Usage($"unknown backbone '{name}'. Available: {string.Join(", ", Backbones)}, or a path to an .onnx file.");
     }
 
     /// <summary>The shard named by <c>--shard i/n</c>, or every image when the option is absent.</summary>

@@ -1,3 +1,4 @@
+using PokeClassifier.Backbones;
 using System.ComponentModel;
 using System.Globalization;
 using PokeClassifier.Data;
@@ -105,6 +106,39 @@ internal class DataSettings : FeaturizingSettings
         }
 
         return options;
+    }
+
+    [CommandOption("--offline")]
+    [Description("Never download backbone weights (also: POKECLASSIFIER_OFFLINE=1); a backbone whose weights are not cached is an error that says where to put them.")]
+    public bool Offline { get; init; }
+
+    [CommandOption("--weights-cache <DIR>")]
+    [Description("Folder of downloaded and converted backbone weights (default: weights/ under the cache root, ~/.cache/pokeclassifier).")]
+    public string? WeightsCache { get; init; }
+
+    [CommandOption("--mirror <URL>")]
+    [Description("Download backbone weights from this base URL (a mirror serving the files under their own names) instead of their publishers' (also: POKECLASSIFIER_WEIGHTS_MIRROR).")]
+    public string? Mirror { get; init; }
+
+    [CommandOption("--download-timeout <SECONDS>")]
+    [Description("The longest silence from a weights server (to connect, answer, or send the next bytes) before the attempt fails.")]
+    [DefaultValue(100)]
+    public int DownloadTimeout { get; init; } = 100;
+
+    public WeightStoreOptions WeightStoreOptions()
+    {
+        if (DownloadTimeout < 1)
+        {
+            throw CliException.Usage("--download-timeout must be at least 1 second.");
+        }
+
+        Uri? mirror = null;
+        if (Mirror is not null && (!Uri.TryCreate(Mirror.EndsWith('/') ? Mirror : Mirror + "/", UriKind.Absolute, out mirror) || mirror.Scheme is not ("http" or "https")))
+        {
+            throw CliException.Usage($"--mirror '{Mirror}' is not an http or https URL.");
+        }
+
+        return new WeightStoreOptions { AllowDownload = !Offline, CacheDirectory = WeightsCache, Mirror = mirror, Timeout = TimeSpan.FromSeconds(DownloadTimeout) };
     }
 
     public IReadOnlyList<string>? ClassList() => Classes?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);

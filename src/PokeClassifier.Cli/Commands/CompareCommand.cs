@@ -19,7 +19,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
         public string[] Config { get; init; } = [];
 
         [CommandOption("--backbones <LIST>")]
-        [Description("Backbones to compare (comma-separated): resnet18, densenet201, vgg16, or .onnx paths.")]
+        [Description("Backbones to compare (comma-separated): resnet18 (shipped, offline), densenet201, vgg16, resnet50, resnet18-torchvision, densenet201-keras, vgg16-keras (downloaded once, converted to ONNX), or .onnx paths.")]
         [DefaultValue("resnet18")]
         public string Backbones { get; init; } = "resnet18";
 
@@ -76,7 +76,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
         var (dataset, result) = await ProgressView.RunAsync(console, async view =>
         {
             var data = await Inputs.LoadAsync(settings.Data, settings.ClassList(), view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
-            var experiment = Experiment.For(data).WithFeaturizer(settings.FeaturizerOptions(cli.Warn));
+            var experiment = Experiment.For(data).WithFeaturizer(settings.FeaturizerOptions(cli.Warn)).WithWeightStore(settings.WeightStoreOptions());
             experiment = settings.Folds > 0 ? experiment.WithKFold(settings.Folds, settings.Seed) : experiment.WithSplit(split);
             experiment = configurations.Aggregate(experiment, (e, c) => e.Add(c));
             var outcome = await experiment.RunAsync(

@@ -40,6 +40,10 @@ internal sealed class ExportCommand(CliContext cli) : Command<ExportCommand.Sett
         using (var classifier = TrainedClassifier.Load(settings.Model))
         {
             cli.Console.MarkupLine($"Model: {Markup.Escape(classifier.ToString())}");
+            if (classifier.TrainingPath != "ML.NET")
+            {
+                throw CliException.Usage($"'{settings.Model}' has a TorchSharp head ({classifier.HeadDescription}): only models with an ML.NET head (lbfgs, sdca, lightgbm) are plain ML.NET models. Use --format onnx for a file that runs without this library.");
+            }
         }
 
         try

@@ -16,7 +16,7 @@ internal sealed class FeaturizeCommand(CliContext cli) : AsyncCommand<FeaturizeC
         public string Data { get; init; } = string.Empty;
 
         [CommandOption("-b|--backbone <NAME>")]
-        [Description("The backbone: resnet18 (offline), densenet201, vgg16 (ONNX exports, see docs/backbones.md), or a path to an .onnx file.")]
+        [Description("The backbone: resnet18 (shipped, offline); densenet201, vgg16, resnet50, resnet18-torchvision, densenet201-keras, vgg16-keras (downloaded once, verified, converted to ONNX); or a path to an .onnx file.")]
         [DefaultValue("resnet18")]
         public string Backbone { get; init; } = "resnet18";
 

@@ -15,12 +15,12 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
         public string Data { get; init; } = string.Empty;
 
         [CommandOption("-o|--out <FILE>")]
-        [Description("Where to save the model (a zip that is also a plain ML.NET model).")]
+        [Description("Where to save the model: one zip with the backbone inside. With an ML.NET head (lbfgs, sdca, lightgbm) it is also a plain ML.NET model (MLContext.Model.Load); with a TorchSharp head (gap, dense256, mlp, finetune) it needs this tool or the PokeClassifier library, or 'export' to ONNX.")]
         [DefaultValue("model.zip")]
         public string Out { get; init; } = "model.zip";
 
         [CommandOption("-b|--backbone <NAME>")]
-        [Description("The backbone: resnet18 (offline), densenet201, vgg16 (ONNX exports, see docs/backbones.md), or a path to an .onnx file.")]
+        [Description("The backbone: resnet18 (shipped, offline); densenet201, vgg16, resnet50, resnet18-torchvision (torchvision's weights) or densenet201-keras, vgg16-keras (Keras', the study's), downloaded once, verified and converted to ONNX; or a path to an .onnx file.")]
         [DefaultValue("resnet18")]
         public string Backbone { get; init; } = "resnet18";
 
@@ -48,7 +48,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
         var run = await ProgressView.RunAsync(console, async view =>
         {
             var dataset = await Inputs.LoadAsync(settings.Data, settings.ClassList(), view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
-            var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights).WithHead(head).WithFeaturizer(settings.TrainingFeaturizerOptions(cli.Warn));
+            var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights, settings.WeightStoreOptions()).WithHead(head).WithFeaturizer(settings.TrainingFeaturizerOptions(cli.Warn));
             if (budget is not null)
             {
                 builder = builder.WithTimeBudget(budget);

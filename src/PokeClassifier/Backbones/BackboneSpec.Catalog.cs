@@ -1,5 +1,6 @@
 using System.Globalization;
 using PokeClassifier.Backbones.Onnx;
+using PokeClassifier.Backbones.Torch;
 
 namespace PokeClassifier.Backbones;
 
@@ -12,7 +13,47 @@ public sealed partial record BackboneSpec
     /// <summary>The feature output name the catalog's ONNX specs expect (the export commands in <c>docs/backbones.md</c> use it).</summary>
     public const string ExportOutputName = "features";
 
-    private const string TorchvisionBase = "https://download.pytorch.org/models/";
+    /// <summary>
+    /// The names <see cref="Pretrained"/> accepts (the command line's too): <c>densenet201</c>, <c>resnet18</c>, <c>resnet50</c>,
+    /// <c>vgg16</c> (torchvision's ImageNet weights) and <c>densenet201-keras</c>, <c>vgg16-keras</c> (Keras applications' weights,
+    /// the study's backbones).
+    /// </summary>
+    public static IReadOnlyList<string> PretrainedNames => TorchArchitecture.PretrainedNames;
+
+    /// <summary>
+    /// An ImageNet backbone whose first use downloads the published weights (torchvision's <c>.pth</c>, checked like <c>torch.hub</c>
+    /// checks them by the hash prefix in the file name; or Keras applications' <c>*_notop.h5</c>, checked against the MD5 Keras
+    /// publishes), converts them in-process to an ONNX graph (cached, keyed by the checkpoint's SHA-256 and the input size) and runs it
+    /// with ONNX Runtime. No Python is involved. Features: DenseNet201's 1920 and ResNet's 512 / 2048 pooled values; VGG16's last
+    /// pooled map, 512 x (s/32) x (s/32). Preprocessing: torch mode, except <c>vgg16-keras</c> (caffe: BGR minus the ImageNet means).
+    /// </summary>
+    /// <param name="name">One of <see cref="PretrainedNames"/>.</param>
+    /// <param name="inputSize">The square input size: a multiple of 32, at least 32.</param>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is not one of <see cref="PretrainedNames"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="inputSize"/> is not a multiple of 32 of at least 32.</exception>
+    public static BackboneSpec Pretrained(string name, int inputSize = 224)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        var weights = TorchArchitecture.TryGet(name.Trim())?.Pretrained
+            ?? throw new ArgumentException($"Unknown backbone '{name}'. Known: {string.Join(", ", PretrainedNames)}.", nameof(name));
+        CheckInputSize(inputSize, weights.DisplayName);
+        var shape = weights.FeatureShape(inputSize);
+        return new BackboneSpec
+        {
+            Name = SizedName(weights.DisplayName, inputSize),
+            Engine = BackboneEngine.OnnxRuntime,
+            Architecture = TorchArchitecture.Get(name.Trim()).Name,
+            ModelPath = string.Empty,
+            InputName = ExportInputName,
+            OutputName = ExportOutputName,
+            InputWidth = inputSize,
+            InputHeight = inputSize,
+            FeatureLength = shape.Aggregate(1, (a, d) => a * d),
+            FeatureShape = shape,
+            Preprocessing = weights.Preprocessing,
+            WeightSources = [weights.Source],
+        };
+    }
 
     /// <summary>
     /// DenseNet201 (ImageNet) as an ONNX export: input <c>input</c> <c>[batch, 3, s, s]</c> in torch mode, output <c>features</c>
@@ -77,7 +118,7 @@ public sealed partial record BackboneSpec
     public static BackboneSpec DenseNet201Torch(string? path = null, int inputSize = 224)
     {
         CheckInputSize(inputSize, "DenseNet201");
-        return TorchSpec("DenseNet201", "densenet201", "densenet201-c1103571.pth", path, inputSize, [1920]);
+        return TorchSpec("densenet201", path, inputSize);
     }
 
     /// <summary>
@@ -89,7 +130,7 @@ public sealed partial record BackboneSpec
     public static BackboneSpec VGG16Torch(string? path = null, int inputSize = 224)
     {
         CheckInputSize(inputSize, "VGG16");
-        return TorchSpec("VGG16", "vgg16", "vgg16-397923af.pth", path, inputSize, [512, inputSize / 32, inputSize / 32]);
+        return TorchSpec("vgg16", path, inputSize);
     }
 
     /// <summary>ResNet18 with torchvision's ImageNet weights (<c>resnet18-f37072fd.pth</c>), run by TorchSharp; features: the 512 pooled values; preprocessing: torch mode.</summary>
@@ -98,7 +139,7 @@ public sealed partial record BackboneSpec
     public static BackboneSpec ResNet18Torch(string? path = null, int inputSize = 224)
     {
         CheckInputSize(inputSize, "ResNet18");
-        return TorchSpec("ResNet18", "resnet18", "resnet18-f37072fd.pth", path, inputSize, [512]);
+        return TorchSpec("resnet18", path, inputSize);
     }
 
     /// <summary>
@@ -187,29 +228,24 @@ public sealed partial record BackboneSpec
         WeightSources = [new WeightSource { FileName = file, Format = WeightFormat.Onnx, HowToProduce = howToProduce }],
     };
 
-    private static BackboneSpec TorchSpec(string name, string architecture, string file, string? path, int size, int[] featureShape) => new()
+    private static BackboneSpec TorchSpec(string architecture, string? path, int size)
     {
-        Name = SizedName(name, size),
-        Engine = BackboneEngine.TorchSharp,
-        Architecture = architecture,
-        ModelPath = path is null ? string.Empty : Path.GetFullPath(path),
-        InputWidth = size,
-        InputHeight = size,
-        FeatureLength = featureShape.Aggregate(1, (a, d) => a * d),
-        FeatureShape = featureShape,
-        Preprocessing = ImagePreprocessing.TorchImageNet,
-        WeightSources =
-        [
-            new WeightSource
-            {
-                Url = new Uri(TorchvisionBase + file),
-                FileName = file,
-                Sha256 = file[(file.LastIndexOf('-') + 1)..file.IndexOf('.', StringComparison.Ordinal)],
-                Format = WeightFormat.TorchPth,
-                HowToProduce = $"python -c \"import torchvision; torchvision.models.{architecture}(weights='IMAGENET1K_V1')\" downloads it to ~/.cache/torch/hub/checkpoints/{file}; copy it into the folder above or pass its path.",
-            },
-        ],
-    };
+        var weights = TorchArchitecture.Get(architecture).Pretrained!;
+        var featureShape = weights.FeatureShape(size);
+        return new()
+        {
+            Name = SizedName(weights.DisplayName, size),
+            Engine = BackboneEngine.TorchSharp,
+            Architecture = architecture,
+            ModelPath = path is null ? string.Empty : Path.GetFullPath(path),
+            InputWidth = size,
+            InputHeight = size,
+            FeatureLength = featureShape.Aggregate(1, (a, d) => a * d),
+            FeatureShape = featureShape,
+            Preprocessing = weights.Preprocessing,
+            WeightSources = [weights.Source],
+        };
+    }
 
     private static string SizedName(string name, int size) =>
         size == 224 ? name : string.Create(CultureInfo.InvariantCulture, $"{name} @{size}");

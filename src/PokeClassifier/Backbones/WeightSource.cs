@@ -13,6 +13,9 @@ public enum WeightFormat
 
     /// <summary>A <c>.safetensors</c> file.</summary>
     Safetensors,
+
+    /// <summary>A Keras weights file (HDF5, <c>.h5</c>) as <c>keras.applications</c> publishes them, read without Python or native HDF5.</summary>
+    KerasH5,
 }
 
 /// <summary>
@@ -23,6 +26,7 @@ public sealed record WeightSource
 {
     private readonly string _fileName = string.Empty;
     private readonly string? _sha256;
+    private readonly string? _md5;
 
     /// <summary>Where the file can be downloaded; <see langword="null"/> when it must be produced locally (for example an ONNX export).</summary>
     /// <value>The default is <see langword="null"/>.</value>
@@ -66,6 +70,26 @@ public sealed record WeightSource
         }
     }
 
+    /// <summary>
+    /// The file's MD5 in hex (32 digits), for files whose publisher gives only that: Keras applications' <c>file_hash</c>. Checked in
+    /// addition to <see cref="Sha256"/> when both are set.
+    /// </summary>
+    /// <value>The default is <see langword="null"/>.</value>
+    /// <exception cref="ArgumentException">The value is not 32 hexadecimal digits.</exception>
+    public string? Md5
+    {
+        get => _md5;
+        init
+        {
+            if (value is not null && (value.Length != 32 || !value.All(char.IsAsciiHexDigit)))
+            {
+                throw new ArgumentException($"MD5 '{value}' must be 32 hexadecimal digits.", nameof(Md5));
+            }
+
+            _md5 = value?.ToLowerInvariant();
+        }
+    }
+
     /// <summary>The file format.</summary>
     /// <value>The default is <see cref="WeightFormat.Onnx"/>.</value>
     public WeightFormat Format { get; init; } = WeightFormat.Onnx;
@@ -81,14 +105,22 @@ public sealed record WeightSource
         return Sha256 is null || sha256Hex.StartsWith(Sha256, StringComparison.OrdinalIgnoreCase);
     }
 
+    /// <summary>Whether a file with these hashes matches every checksum known (<paramref name="md5Hex"/> is needed only when <see cref="Md5"/> is set).</summary>
+    internal bool Matches(string sha256Hex, string? md5Hex) =>
+        Matches(sha256Hex) && (Md5 is null || string.Equals(md5Hex, Md5, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Whether any checksum is known.</summary>
+    internal bool HasChecksum => Sha256 is not null || Md5 is not null;
+
     /// <summary>The checksum as people read it in messages.</summary>
     internal string DescribeChecksum() => Sha256 switch
     {
+        null when Md5 is not null => $"MD5 {Md5} (as Keras publishes it)",
         null => "none known (the file is produced locally, so any copy is accepted)",
         { Length: 64 } full => full,
         var prefix => string.Create(CultureInfo.InvariantCulture, $"{prefix}... (the first {prefix.Length} hex digits of its SHA-256)"),
     };
 
     /// <inheritdoc />
-    public override string ToString() => $"{FileName} ({Format}, SHA-256 {Sha256 ?? "unknown"}{(Url is null ? string.Empty : ", " + Url)})";
+    public override string ToString() => $"{FileName} ({Format}, {(Md5 is null ? "SHA-256 " + (Sha256 ?? "unknown") : "MD5 " + Md5)}{(Url is null ? string.Empty : ", " + Url)})";
 }

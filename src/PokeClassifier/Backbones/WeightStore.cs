@@ -101,22 +101,39 @@ public sealed class WeightStore
     /// Resolves a backbone's model file from its <see cref="BackboneSpec.WeightSources"/> (alternatives, tried in order: every cached copy
     /// first, then downloads) and returns the spec with <see cref="BackboneSpec.ModelPath"/> set to it. <paramref name="weightsPath"/>,
     /// else a non-empty <see cref="BackboneSpec.ModelPath"/>, is taken as an explicit path and verified against the sources' checksums.
+    /// A catalog backbone whose weights are a checkpoint (<see cref="BackboneSpec.Pretrained"/>) is then converted to an ONNX graph
+    /// in-process, once: the graph is cached under <c>converted/</c>, named after the architecture, the input size and the checkpoint's
+    /// SHA-256, and the returned spec points at it.
     /// </summary>
     /// <exception cref="WeightsUnavailableException">No source could be had; the message says how to get the file.</exception>
+    /// <exception cref="ModelLoadException">The checkpoint does not fit the architecture (the first mismatching tensor is named; a cached copy is deleted).</exception>
+    /// <exception cref="PokeClassifierException">The converted graph could not be written (a full disk); nothing is left in the cache.</exception>
     public async Task<BackboneSpec> ResolveAsync(BackboneSpec backbone, string? weightsPath = null, IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(backbone);
+        var (resolved, fromCache) = await ResolveFileAsync(backbone, weightsPath, progress, cancellationToken).ConfigureAwait(false);
+        return BackboneConverter.NeedsConversion(backbone) && !BackboneConverter.IsConverted(resolved.ModelPath)
+            ? await Task.Run(() => ConvertCheckpoint(resolved, fromCache, cancellationToken), cancellationToken).ConfigureAwait(false)
+            : resolved;
+    }
+
+    /// <summary>Opens the temporary file a conversion writes (tests pass one on a full disk); <see langword="null"/> for a plain file.</summary>
+    internal Func<string, Stream>? OpenConversionFile { get; init; }
+
+    private async Task<(BackboneSpec Spec, bool FromCache)> ResolveFileAsync(BackboneSpec backbone, string? weightsPath, IProgress<DownloadProgress>? progress, CancellationToken cancellationToken)
+    {
         var explicitPath = weightsPath ?? (string.IsNullOrEmpty(backbone.ModelPath) ? null : backbone.ModelPath);
         var sources = backbone.WeightSources;
         if (explicitPath is not null)
         {
-            if (sources.Count == 0)
+            // A spec resolved before (its model path the converted graph) is taken as it is.
+            if (sources.Count == 0 || (BackboneConverter.NeedsConversion(backbone) && BackboneConverter.IsConverted(explicitPath) && File.Exists(explicitPath)))
             {
-                return backbone with { ModelPath = Path.GetFullPath(explicitPath) };
+                return (backbone with { ModelPath = Path.GetFullPath(explicitPath) }, false);
             }
 
             var path = await Task.Run(() => VerifyExplicit(sources, explicitPath), cancellationToken).ConfigureAwait(false);
-            return backbone with { ModelPath = path };
+            return (backbone with { ModelPath = path }, false);
         }
 
         if (sources.Count == 0)
@@ -128,7 +145,7 @@ public sealed class WeightStore
         {
             if (await Task.Run(() => IsGood(source, GetCachePath(source)), cancellationToken).ConfigureAwait(false))
             {
-                return backbone with { ModelPath = GetCachePath(source) };
+                return (backbone with { ModelPath = GetCachePath(source) }, true);
             }
         }
 
@@ -137,7 +154,7 @@ public sealed class WeightStore
         {
             try
             {
-                return backbone with { ModelPath = await ResolveAsync(source, null, progress, cancellationToken).ConfigureAwait(false) };
+                return (backbone with { ModelPath = await ResolveAsync(source, null, progress, cancellationToken).ConfigureAwait(false) }, true);
             }
             catch (WeightsUnavailableException e)
             {
@@ -148,9 +165,23 @@ public sealed class WeightStore
         throw first!;
     }
 
+    /// <summary>Converts a resolved checkpoint; a cached checkpoint that does not fit the architecture is deleted, as it can never be used.</summary>
+    private BackboneSpec ConvertCheckpoint(BackboneSpec resolved, bool fromCache, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return BackboneConverter.Convert(resolved, resolved.ModelPath, CacheDirectory, OpenConversionFile, cancellationToken);
+        }
+        catch (ModelLoadException e) when (fromCache)
+        {
+            TryDelete(resolved.ModelPath);
+            throw new ModelLoadException($"{e.Message.TrimEnd('.')}. The cached file was deleted.", e);
+        }
+    }
+
     /// <summary>
-    /// The backbone with its model file taken from the cache, without downloading (for callers that cannot await).
-    /// A backbone that already has a model path is returned as it is.
+    /// The backbone with its model file taken from the cache, without downloading (for callers that cannot await); a checkpoint is
+    /// converted when its graph is not cached yet. A backbone that already has a model path is returned as it is.
     /// </summary>
     internal BackboneSpec ResolveCached(BackboneSpec backbone)
     {
@@ -163,7 +194,8 @@ public sealed class WeightStore
         {
             if (IsGood(source, GetCachePath(source)))
             {
-                return backbone with { ModelPath = GetCachePath(source) };
+                var resolved = backbone with { ModelPath = GetCachePath(source) };
+                return BackboneConverter.NeedsConversion(backbone) ? ConvertCheckpoint(resolved, fromCache: true, CancellationToken.None) : resolved;
             }
         }
 
@@ -190,7 +222,7 @@ public sealed class WeightStore
     {
         try
         {
-            return File.Exists(path) && source.Matches(FileHash.Sha256(path));
+            return File.Exists(path) && FileHash.Matches(source, path);
         }
         catch (FileNotFoundException)
         {
@@ -206,19 +238,19 @@ public sealed class WeightStore
             throw Unavailable(sources[0], $"the path given for it, '{full}', does not exist");
         }
 
-        if (sources.All(s => s.Sha256 is null))
+        if (sources.All(s => !s.HasChecksum))
         {
             return full;
         }
 
         var actual = FileHash.Sha256(full);
-        if (sources.Any(s => s.Matches(actual)))
+        if (sources.Any(s => FileHash.Matches(s, full)))
         {
             return full;
         }
 
         throw Unavailable(sources[0],
-            $"the file given for it, '{full}', has SHA-256 {actual}, which matches none of the expected checksums ({string.Join(", ", sources.Where(s => s.Sha256 is not null).Select(s => s.Sha256))}); it is damaged or a different file");
+            $"the file given for it, '{full}', has SHA-256 {actual}, which matches none of the expected checksums ({string.Join(", ", sources.Where(s => s.HasChecksum).Select(s => s.Md5 is null ? s.Sha256 : "MD5 " + s.Md5))}); it is damaged or a different file");
     }
 
     private async Task<FileStream> AcquireLockAsync(WeightSource source, string target, CancellationToken cancellationToken)
@@ -277,7 +309,7 @@ public sealed class WeightStore
             var temp = Path.Combine(CacheDirectory, $"{source.FileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.partial");
             try
             {
-                var (hash, failure, retryable) = await DownloadOnceAsync(client, source, temp, attempt, progress, cancellationToken).ConfigureAwait(false);
+                var (hash, md5, failure, retryable) = await DownloadOnceAsync(client, source, temp, attempt, progress, cancellationToken).ConfigureAwait(false);
                 if (hash is null)
                 {
                     failures.Add(string.Create(CultureInfo.InvariantCulture, $"attempt {attempt}: {failure}"));
@@ -289,10 +321,10 @@ public sealed class WeightStore
                     continue;
                 }
 
-                if (!source.Matches(hash))
+                if (!source.Matches(hash, md5))
                 {
                     // Not retried: the server sends a different file, and sending it again would not change that.
-                    throw Unavailable(source, $"the file downloaded from {source.Url} has SHA-256 {hash}, which does not match; it was discarded (the URL serves a different or damaged file)");
+                    throw Unavailable(source, $"the file downloaded from {Url(source)} has SHA-256 {hash}{(source.Md5 is null ? string.Empty : $" and MD5 {md5}")}, which does not match; it was discarded (the URL serves a different or damaged file)");
                 }
 
                 File.Move(temp, target, overwrite: true);
@@ -304,10 +336,10 @@ public sealed class WeightStore
             }
         }
 
-        throw Unavailable(source, $"downloading it from {source.Url} failed ({string.Join("; ", failures)})");
+        throw Unavailable(source, $"downloading it from {Url(source)} failed ({string.Join("; ", failures)})");
     }
 
-    private async Task<(string? Hash, string? Failure, bool Retryable)> DownloadOnceAsync(
+    private async Task<(string? Hash, string? Md5, string? Failure, bool Retryable)> DownloadOnceAsync(
         HttpClient client, WeightSource source, string temp, int attempt, IProgress<DownloadProgress>? progress, CancellationToken cancellationToken)
     {
         // One token cancels on the caller's request or after Timeout without progress; the timer restarts at every read.
@@ -317,17 +349,18 @@ public sealed class WeightStore
         long? total = null;
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, source.Url);
+            using var request = new HttpRequestMessage(HttpMethod.Get, Url(source));
             using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stall.Token).ConfigureAwait(false);
             if (!response.IsSuccessStatusCode)
             {
                 var code = (int)response.StatusCode;
-                return (null, $"the server answered {code} {response.ReasonPhrase}", code >= 500 || code is 408 or 429);
+                return (null, null, $"the server answered {code} {response.ReasonPhrase}", code >= 500 || code is 408 or 429);
             }
 
             total = response.Content.Headers.ContentLength;
             progress?.Report(new DownloadProgress(source.FileName, 0, total, attempt));
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            using var md5 = source.Md5 is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.MD5);
             var body = await response.Content.ReadAsStreamAsync(stall.Token).ConfigureAwait(false);
             await using (body.ConfigureAwait(false))
             {
@@ -346,6 +379,7 @@ public sealed class WeightStore
                         }
 
                         sha.AppendData(buffer, 0, read);
+                        md5?.AppendData(buffer, 0, read);
                         await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                         received += read;
                         if (received >= nextReport)
@@ -362,29 +396,34 @@ public sealed class WeightStore
 
             if (total is { } expected && received != expected)
             {
-                return (null, $"the body was truncated: {Bytes(received)} of {Bytes(expected)} bytes arrived", true);
+                return (null, null, $"the body was truncated: {Bytes(received)} of {Bytes(expected)} bytes arrived", true);
             }
 
             progress?.Report(new DownloadProgress(source.FileName, received, total ?? received, attempt));
-            return (Convert.ToHexStringLower(sha.GetHashAndReset()), null, false);
+            return (Convert.ToHexStringLower(sha.GetHashAndReset()), md5 is null ? null : Convert.ToHexStringLower(md5.GetHashAndReset()), null, false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             var seconds = Options.Timeout.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture);
-            return (null, received == 0 && total is null
+            return (null, null, received == 0 && total is null
                 ? $"no answer from the server within {seconds} s"
                 : $"the server went silent for {seconds} s after {Bytes(received)} of {(total is { } t ? Bytes(t) : "?")} bytes", true);
         }
         catch (HttpRequestException e)
         {
-            return (null, $"the request failed: {e.Message}", true);
+            return (null, null, $"the request failed: {e.Message}", true);
         }
         catch (IOException e)
         {
             // HttpIOException and socket errors while reading the body: the connection broke mid-transfer.
-            return (null, $"the connection broke after {Bytes(received)}{(total is { } t ? " of " + Bytes(t) : string.Empty)} bytes ({e.Message})", true);
+            return (null, null, $"the connection broke after {Bytes(received)}{(total is { } t ? " of " + Bytes(t) : string.Empty)} bytes ({e.Message})", true);
         }
     }
+
+    /// <summary>The source's URL, or its file name under <see cref="WeightStoreOptions.Mirror"/> when one is set.</summary>
+    private Uri? Url(WeightSource source) => source.Url is null ? null : Mirror is { } mirror ? new Uri(mirror, Uri.EscapeDataString(source.FileName)) : source.Url;
+
+    private Uri? Mirror => Options.Mirror ?? WeightStoreOptions.MirrorByEnvironment;
 
     private static string Bytes(long count) => count.ToString("N0", CultureInfo.InvariantCulture);
 

@@ -6,6 +6,17 @@ public sealed class WeightStoreOptions
     /// <summary>The environment variable that, set to <c>1</c> (or <c>true</c>), turns downloads off whatever <see cref="AllowDownload"/> says.</summary>
     public const string OfflineVariable = "POKECLASSIFIER_OFFLINE";
 
+    /// <summary>The environment variable that names a mirror (see <see cref="Mirror"/>) when <see cref="Mirror"/> is not set.</summary>
+    public const string MirrorVariable = "POKECLASSIFIER_WEIGHTS_MIRROR";
+
+    /// <summary>
+    /// A base URL that serves the weight files under their own names (<c>{Mirror}/densenet201-c1103571.pth</c>), used instead of
+    /// each file's URL: a company mirror, or a local server for an air-gapped machine. Checksums are verified as for the originals.
+    /// <see langword="null"/> means the environment variable <see cref="MirrorVariable"/>, else each file's own URL.
+    /// </summary>
+    /// <value>The default is <see langword="null"/>.</value>
+    public Uri? Mirror { get; init; }
+
     /// <summary>The folder where weights are looked for and downloaded to; <see langword="null"/> means <see cref="DefaultCacheDirectory"/>.</summary>
     /// <value>The default is <see langword="null"/>.</value>
     public string? CacheDirectory { get; init; }
@@ -47,6 +58,10 @@ public sealed class WeightStoreOptions
     public static bool OfflineByEnvironment =>
         Environment.GetEnvironmentVariable(OfflineVariable)?.Trim() is "1" or "true" or "TRUE" or "True" or "yes";
 
+    /// <summary>The mirror named by the environment variable <see cref="MirrorVariable"/>, if it holds an absolute http(s) URL.</summary>
+    internal static Uri? MirrorByEnvironment =>
+        Environment.GetEnvironmentVariable(MirrorVariable) is { Length: > 0 } value && Uri.TryCreate(value.EndsWith('/') ? value : value + "/", UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? uri : null;
+
     /// <summary>Checks every option and throws one <see cref="ArgumentException"/> listing every problem.</summary>
     public void Validate()
     {
@@ -74,6 +89,11 @@ public sealed class WeightStoreOptions
         if (LockTimeout <= TimeSpan.Zero)
         {
             errors.Add($"{nameof(LockTimeout)} must be positive (was {LockTimeout}).");
+        }
+
+        if (Mirror is not null && (!Mirror.IsAbsoluteUri || Mirror.Scheme is not ("http" or "https") || !Mirror.AbsolutePath.EndsWith('/')))
+        {
+            errors.Add($"{nameof(Mirror)} must be an absolute http or https URL ending with '/' (was {Mirror}).");
         }
 
         if (errors.Count > 0)

@@ -58,6 +58,9 @@ internal sealed record SavedManifest
             Backbone = new BackboneRecord
             {
                 Name = b.Name,
+                Engine = b.Engine,
+                Architecture = b.Engine == BackboneEngine.TorchSharp ? b.Architecture : null,
+                Embedded = SavedBackbone.EntryFor(b),
                 ModelPath = b.ModelPath,
                 ModelSha256 = ImageFeaturizer.HashFile(b.ModelPath),
                 InputName = b.InputName,
@@ -104,12 +107,16 @@ internal sealed record SavedManifest
         {
             throw new ModelLoadException(
                 $"'{modelFile}' was trained on backbone {Backbone.Name} from '{Backbone.ModelPath}' (SHA-256 {Backbone.ModelSha256}), which is not on this machine. " +
-                "Pass the backbone to TrainedClassifier.Load, or load the file with MLContext.Model.Load, which needs no external file.");
+                (HeadKind == MLNetHead.TrainingPath
+                    ? "The file was saved before backbones were stored in it: pass the backbone to TrainedClassifier.Load, or load the file with MLContext.Model.Load, which needs no external file."
+                    : "The file was saved before backbones were stored in it: pass the backbone to TrainedClassifier.Load (--backbone on the command line)."));
         }
 
         return new BackboneSpec
         {
             Name = Backbone.Name,
+            Engine = Backbone.Engine,
+            Architecture = Backbone.Architecture,
             ModelPath = Backbone.ModelPath,
             InputName = Backbone.InputName,
             OutputName = Backbone.OutputName,
@@ -146,6 +153,18 @@ internal sealed record SavedManifest
     internal sealed record BackboneRecord
     {
         public required string Name { get; init; }
+
+        /// <summary>The engine; absent, and so ONNX Runtime, in files written before TorchSharp backbones were recorded.</summary>
+        [JsonConverter(typeof(JsonStringEnumConverter<BackboneEngine>))]
+        public BackboneEngine Engine { get; init; } = BackboneEngine.OnnxRuntime;
+
+        /// <summary>The TorchSharp architecture (<c>densenet201</c>, ...); absent for ONNX backbones.</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? Architecture { get; init; }
+
+        /// <summary>The zip entry holding the backbone file; absent for the shipped ResNet18 and in files written before backbones were stored.</summary>
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? Embedded { get; init; }
 
         public required string ModelPath { get; init; }
 

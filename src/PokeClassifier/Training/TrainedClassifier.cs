@@ -104,9 +104,10 @@ public sealed partial class TrainedClassifier : IDisposable
     /// identity and SHA-256); <see cref="Load"/> reads it back with identical probabilities.
     /// For an ML.NET head the file is also a complete ML.NET model (input column <c>Image</c> of type <c>MLImage</c>; outputs
     /// <c>PredictedLabel</c> and <c>Score</c>) with the backbone's ONNX graph inside, loadable with <c>MLContext.Model.Load</c> in a
-    /// process that references only ML.NET packages. For a TorchSharp head it holds the head's weights
-    /// (<c>PokeClassifier/head.safetensors</c>) and needs this library to load; its portable form is an ONNX export. A fine-tuned
-    /// backbone is stored in the file too (<c>PokeClassifier/backbone.onnx</c>), so the file stands alone on another machine.
+    /// process that references only ML.NET packages. For a TorchSharp head (the study's heads, an MLP, fine-tuning) it holds the
+    /// head's weights (<c>PokeClassifier/head.safetensors</c>) and needs this library to load; its portable form is an ONNX export.
+    /// Every backbone but the ResNet18 shipped with ML.NET's package (converted, imported, fine-tuned, a TorchSharp checkpoint) is
+    /// stored in the file too (<c>PokeClassifier/backbone.onnx</c>, ...), so the file stands alone on another machine with empty caches.
     /// </summary>
     public void Save(string path)
     {
@@ -117,7 +118,7 @@ public sealed partial class TrainedClassifier : IDisposable
         try
         {
             _head.Save(temp, Backbone, SavedManifest.From(this, _head.FeatureShape));
-            FineTunedBackbone.Embed(temp, Backbone);
+            SavedBackbone.Embed(temp, Backbone);
             File.Move(temp, full, overwrite: true);
         }
         finally
@@ -131,7 +132,7 @@ public sealed partial class TrainedClassifier : IDisposable
 
     /// <summary>Loads a classifier saved by <see cref="Save"/>.</summary>
     /// <param name="path">The saved file.</param>
-    /// <param name="backbone">The backbone to use; <see langword="null"/> to resolve it from the file (built-in backbones, or the recorded ONNX path).</param>
+    /// <param name="backbone">The backbone to use; <see langword="null"/> to take it from the file: the shipped ResNet18, the recorded path when it holds the recorded bytes, else the copy stored in the file (written under the cache).</param>
     /// <param name="options">Featurizer options (cache, parallelism).</param>
     /// <exception cref="ModelLoadException">The file is not a PokeClassifier model, is damaged, or its backbone cannot be found or does not match.</exception>
     public static TrainedClassifier Load(string path, BackboneSpec? backbone = null, FeaturizerOptions? options = null)
@@ -158,7 +159,7 @@ public sealed partial class TrainedClassifier : IDisposable
                 throw new ModelLoadException($"'{path}' has format version {manifest.FormatVersion}; this library reads versions 1 to {SavedManifest.LatestFormatVersion}.");
             }
 
-            manifest = FineTunedBackbone.Extract(zip, manifest, path, options);
+            manifest = SavedBackbone.Extract(zip, manifest, path, options);
             head = manifest.HeadKind switch
             {
                 MLNetHead.TrainingPath => MLNetHead.Load(zip, manifest, path),

@@ -16,30 +16,39 @@ internal sealed class DenseNet : Module<Tensor, Tensor>
     private readonly Module<Tensor, Tensor> _classifier;
 
     /// <summary>Builds the network with torchvision's initialisation (Kaiming-normal convolutions, unit batch norms, zero biases).</summary>
-    public DenseNet(int growthRate, IReadOnlyList<int> blockConfig, int initialFeatures, int bottleneckSize, int numClasses)
+    /// <param name="growthRate">New maps per dense layer.</param>
+    /// <param name="blockConfig">Dense layers per block.</param>
+    /// <param name="initialFeatures">Maps of the first convolution.</param>
+    /// <param name="bottleneckSize">The 1x1 convolution's width, in multiples of the growth rate.</param>
+    /// <param name="numClasses">Classifier outputs.</param>
+    /// <param name="epsilon">The batch norms' epsilon: torchvision's 1e-5, Keras' 1.001e-5.</param>
+    /// <param name="kerasPadding">Keras' first pool: explicit zero padding, then an unpadded max pool (torchvision pads with -inf inside the pool).</param>
+    public DenseNet(int growthRate, IReadOnlyList<int> blockConfig, int initialFeatures, int bottleneckSize, int numClasses, double epsilon = 1e-5, bool kerasPadding = false)
         : base(nameof(DenseNet))
     {
         var layers = new List<(string, Module<Tensor, Tensor>)>
         {
             ("conv0", Conv2d(3, initialFeatures, kernel_size: 7, stride: 2, padding: 3, bias: false)),
-            ("norm0", BatchNorm2d(initialFeatures)),
+            ("norm0", BatchNorm2d(initialFeatures, eps: epsilon)),
             ("relu0", ReLU(inplace: true)),
-            ("pool0", MaxPool2d(kernel_size: 3, stride: 2, padding: 1)),
+            ("pool0", kerasPadding
+                ? Sequential(("pad", ZeroPad2d(1)), ("pool", MaxPool2d(kernel_size: 3, stride: 2)))
+                : MaxPool2d(kernel_size: 3, stride: 2, padding: 1)),
         };
 
         long features = initialFeatures;
         for (var i = 0; i < blockConfig.Count; i++)
         {
-            layers.Add(($"denseblock{i + 1}", new DenseBlock(blockConfig[i], features, bottleneckSize, growthRate)));
+            layers.Add(($"denseblock{i + 1}", new DenseBlock(blockConfig[i], features, bottleneckSize, growthRate, epsilon)));
             features += (long)blockConfig[i] * growthRate;
             if (i != blockConfig.Count - 1)
             {
-                layers.Add(($"transition{i + 1}", new Transition(features, features / 2)));
+                layers.Add(($"transition{i + 1}", new Transition(features, features / 2, epsilon)));
                 features /= 2;
             }
         }
 
-        layers.Add(("norm5", BatchNorm2d(features)));
+        layers.Add(("norm5", BatchNorm2d(features, eps: epsilon)));
         FeatureCount = features;
         _features = Sequential(layers);
         _classifier = Linear(features, numClasses);
@@ -72,6 +81,9 @@ internal sealed class DenseNet : Module<Tensor, Tensor>
 
     /// <summary>DenseNet201: growth rate 32, blocks 6/12/48/32, 64 initial features, bottleneck 4 (20,013,928 parameters with 1000 classes).</summary>
     public static DenseNet DenseNet201(int numClasses = 1000) => new(32, [6, 12, 48, 32], 64, 4, numClasses);
+
+    /// <summary>Keras' DenseNet201 in torchvision's layout: batch-norm epsilon 1.001e-5 and Keras' zero padding before the first pool.</summary>
+    public static DenseNet DenseNet201Keras(int numClasses = 1000) => new(32, [6, 12, 48, 32], 64, 4, numClasses, TorchGraphExporter.KerasDenseNetEpsilon, kerasPadding: true);
 
     /// <summary>The pooled features, as torchvision computes them before the classifier: relu(norm5) → global average pool → [N, 1920].</summary>
     public Tensor Features(Tensor input)
@@ -111,14 +123,14 @@ internal sealed class DenseNet : Module<Tensor, Tensor>
         private readonly Module<Tensor, Tensor> _relu2;
         private readonly Module<Tensor, Tensor> _conv2;
 
-        public DenseLayer(long inputFeatures, int growthRate, int bottleneckSize)
+        public DenseLayer(long inputFeatures, int growthRate, int bottleneckSize, double epsilon)
             : base(nameof(DenseLayer))
         {
             var width = (long)bottleneckSize * growthRate;
-            _norm1 = BatchNorm2d(inputFeatures);
+            _norm1 = BatchNorm2d(inputFeatures, eps: epsilon);
             _relu1 = ReLU(inplace: true);
             _conv1 = Conv2d(inputFeatures, width, kernel_size: 1, stride: 1, bias: false);
-            _norm2 = BatchNorm2d(width);
+            _norm2 = BatchNorm2d(width, eps: epsilon);
             _relu2 = ReLU(inplace: true);
             _conv2 = Conv2d(width, growthRate, kernel_size: 3, stride: 1, padding: 1, bias: false);
             register_module("norm1", _norm1);
@@ -160,12 +172,12 @@ internal sealed class DenseNet : Module<Tensor, Tensor>
     {
         private readonly List<DenseLayer> _layers = [];
 
-        public DenseBlock(int layers, long inputFeatures, int bottleneckSize, int growthRate)
+        public DenseBlock(int layers, long inputFeatures, int bottleneckSize, int growthRate, double epsilon)
             : base(nameof(DenseBlock))
         {
             for (var i = 0; i < layers; i++)
             {
-                var layer = new DenseLayer(inputFeatures + ((long)i * growthRate), growthRate, bottleneckSize);
+                var layer = new DenseLayer(inputFeatures + ((long)i * growthRate), growthRate, bottleneckSize, epsilon);
                 _layers.Add(layer);
                 register_module($"denselayer{i + 1}", layer);
             }
@@ -216,10 +228,10 @@ internal sealed class DenseNet : Module<Tensor, Tensor>
         private readonly Module<Tensor, Tensor> _conv;
         private readonly Module<Tensor, Tensor> _pool;
 
-        public Transition(long inputFeatures, long outputFeatures)
+        public Transition(long inputFeatures, long outputFeatures, double epsilon)
             : base(nameof(Transition))
         {
-            _norm = BatchNorm2d(inputFeatures);
+            _norm = BatchNorm2d(inputFeatures, eps: epsilon);
             _relu = ReLU(inplace: true);
             _conv = Conv2d(inputFeatures, outputFeatures, kernel_size: 1, stride: 1, bias: false);
             _pool = AvgPool2d(kernel_size: 2, stride: 2);

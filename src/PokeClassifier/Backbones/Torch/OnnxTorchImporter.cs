@@ -280,6 +280,7 @@ internal static class OnnxTorchImporter
                 "Clip" => Clip(node),
                 "Identity" or "Dropout" => Unary(node, x => x.alias()),
                 "MaxPool" => MaxPool(node),
+                "Pad" => ConstantPad(node),
                 "AveragePool" => AveragePool(node),
                 "GlobalAveragePool" => Unary(node, x => x.mean(Enumerable.Range(2, (int)x.dim() - 2).Select(d => (long)d).ToArray(), keepdim: true)),
                 "GlobalMaxPool" => Unary(node, x => x.amax(Enumerable.Range(2, (int)x.dim() - 2).Select(d => (long)d).ToArray(), keepdim: true)),
@@ -609,6 +610,28 @@ internal static class OnnxTorchImporter
                     }
                 }
             });
+        }
+
+        /// <summary>ONNX Pad in constant mode (Keras' ZeroPadding2D): pads [x1_begin, x2_begin, ..., x1_end, ...] become torch's last-dimension-first pairs.</summary>
+        private OnnxGraphModule.Step ConstantPad(OnnxNode node)
+        {
+            if (node.Attribute("mode") is { } mode && mode.StringValue is not "constant")
+            {
+                throw Unsupported(node, $"mode '{mode.StringValue}'");
+            }
+
+            var pads = opset < 11
+                ? node.Ints("pads")?.ToArray() ?? throw Unsupported(node, "a Pad without pads")
+                : ConstantOf(node.Inputs.ElementAtOrDefault(1) ?? string.Empty)?.Int64s ?? throw Unsupported(node, "computed pads");
+            var value = opset < 11 ? node.Float("value", 0f) : node.OptionalInput(2) is { } v ? ConstantOf(v)?.Floats is { Length: 1 } f ? f[0] : throw Unsupported(node, "a computed pad value") : 0f;
+            if (pads.Any(p => p < 0))
+            {
+                throw Unsupported(node, "negative pads (cropping)");
+            }
+
+            var rank = pads.Length / 2;
+            var torchPads = Enumerable.Range(0, rank).Reverse().SelectMany(d => new[] { pads[d], pads[d + rank] }).ToArray();
+            return Unary(node, x => functional.pad(x, torchPads, PaddingModes.Constant, value));
         }
 
         private OnnxGraphModule.Step AveragePool(OnnxNode node)

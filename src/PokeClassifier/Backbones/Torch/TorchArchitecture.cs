@@ -23,6 +23,8 @@ internal sealed partial class TorchArchitecture
             Features = (module, input) => ((DenseNet)module).Features(input),
             ClassifierWeight = "classifier.weight",
             RenameKey = RenameLegacyDenseNetKey,
+            WriteGraph = (w, height, width) => TorchGraphExporter.DenseNet(w, keras: false),
+            Pretrained = PretrainedWeights.Torchvision("DenseNet201", "densenet201-c1103571.pth", _ => [1920]),
         });
         Register(new TorchArchitecture
         {
@@ -32,6 +34,8 @@ internal sealed partial class TorchArchitecture
             // The convolutional map, 512 x (s/32) x (s/32): the study's VGG16 head flattens it.
             Features = (module, input) => Child(module, "features").call(input),
             ClassifierWeight = "classifier.6.weight",
+            WriteGraph = TorchGraphExporter.Vgg,
+            Pretrained = PretrainedWeights.Torchvision("VGG16", "vgg16-397923af.pth", size => [512, size / 32, size / 32]),
         });
         Register(new TorchArchitecture
         {
@@ -39,7 +43,83 @@ internal sealed partial class TorchArchitecture
             Create = classes => torchvision.models.resnet18(num_classes: classes),
             Features = ResNetFeatures,
             ClassifierWeight = "fc.weight",
+            WriteGraph = (w, height, width) => TorchGraphExporter.ResNet(w),
+            Pretrained = PretrainedWeights.Torchvision("ResNet18", "resnet18-f37072fd.pth", _ => [512]),
         });
+        Register(new TorchArchitecture
+        {
+            Name = "resnet50",
+            Create = classes => torchvision.models.resnet50(num_classes: classes),
+            Features = ResNetFeatures,
+            ClassifierWeight = "fc.weight",
+            WriteGraph = (w, height, width) => TorchGraphExporter.ResNet(w),
+
+            // torchvision's IMAGENET1K_V1 (V2 is resnet50-11ad3fa6.pth, trained with a newer recipe).
+            Pretrained = PretrainedWeights.Torchvision("ResNet50", "resnet50-0676ba61.pth", _ => [2048]),
+        });
+        Register(new TorchArchitecture
+        {
+            Name = "densenet201-keras",
+            Create = _ => DenseNet.DenseNet201Keras(),
+            Features = (module, input) => ((DenseNet)module).Features(input),
+            OptionalPrefix = "classifier.",
+            ReadKeras = KerasWeights.ReadDenseNet,
+            WriteGraph = (w, height, width) => TorchGraphExporter.DenseNet(w, keras: true),
+            Pretrained = PretrainedWeights.Keras(
+                "DenseNet201 (Keras)", "densenet201_weights_tf_dim_ordering_tf_kernels_notop.h5", "densenet/", "c13680b51ded0fb44dff2d8f86ac8bb1",
+                ImagePreprocessing.TorchImageNet, "tf.keras.applications.DenseNet201(include_top=False, weights='imagenet')", _ => [1920]),
+        });
+        Register(new TorchArchitecture
+        {
+            Name = "vgg16-keras",
+            Create = _ => VggFeatures(),
+            Features = (module, input) => Child(module, "features").call(input),
+            ReadKeras = KerasWeights.ReadVgg16,
+            WriteGraph = TorchGraphExporter.Vgg,
+            Pretrained = PretrainedWeights.Keras(
+                "VGG16 (Keras)", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", "vgg16/", "6d6bbae143d832006294945121d1f1fc",
+                ImagePreprocessing.CaffeImageNet, "tf.keras.applications.VGG16(include_top=False, weights='imagenet')", size => [512, size / 32, size / 32]),
+        });
+    }
+
+    /// <summary>
+    /// Writes the feature part of a loaded module as ONNX nodes (input <c>input</c>, output <c>features</c>) and returns the output's
+    /// shape; <see langword="null"/> when the architecture cannot be written (small networks tests register).
+    /// </summary>
+    public Func<TorchGraphExporter.Writer, int, int, IReadOnlyList<Onnx.OnnxDim>>? WriteGraph { get; init; }
+
+    /// <summary>Where the architecture's ImageNet weights come from (the catalog entry of <see cref="BackboneSpec.Pretrained(string, int)"/>); <see langword="null"/> when none are published.</summary>
+    public PretrainedWeights? Pretrained { get; init; }
+
+    /// <summary>Reads a Keras <c>.h5</c> weights file into this architecture's (torchvision) names and layouts; <see langword="null"/> when the architecture has no Keras form.</summary>
+    public Func<string, Dictionary<string, Tensor>>? ReadKeras { get; init; }
+
+    /// <summary>Tensors under this prefix may be absent from a checkpoint (Keras' no-top files have no classifier); they keep their initial values.</summary>
+    public string? OptionalPrefix { get; init; }
+
+    /// <summary>The names of the architectures with published weights, which <see cref="BackboneSpec.Pretrained(string, int)"/> and the command line accept.</summary>
+    public static IReadOnlyList<string> PretrainedNames => Known.Values.Where(a => a.Pretrained is not null).Select(a => a.Name).Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>torchvision's <c>vgg16().features</c> alone (Keras' no-top VGG16 has nothing else): conv-ReLU pairs and five max pools, torchvision's indices.</summary>
+    private static Module<Tensor, Tensor> VggFeatures()
+    {
+        int[] config = [64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0];
+        var layers = new List<(string, Module<Tensor, Tensor>)>();
+        long channels = 3;
+        foreach (var c in config)
+        {
+            if (c == 0)
+            {
+                layers.Add((layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), MaxPool2d(kernel_size: 2, stride: 2)));
+                continue;
+            }
+
+            layers.Add((layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), Conv2d(channels, c, kernel_size: 3, padding: 1)));
+            layers.Add((layers.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), ReLU(inplace: true)));
+            channels = c;
+        }
+
+        return Sequential(("features", Sequential(layers)));
     }
 
     /// <summary>The name used in <see cref="BackboneSpec.Architecture"/> (torchvision's function name, such as <c>densenet201</c>).</summary>
@@ -78,6 +158,10 @@ internal sealed partial class TorchArchitecture
 
         return architecture;
     }
+
+    /// <summary>The architecture called <paramref name="name"/>, or <see langword="null"/>.</summary>
+    public static TorchArchitecture? TryGet(string? name) =>
+        !string.IsNullOrWhiteSpace(name) && Known.TryGetValue(name, out var architecture) ? architecture : null;
 
     /// <summary>
     /// torchvision's published DenseNet checkpoints predate its current module names: <c>denselayer1.norm.1.weight</c> is now

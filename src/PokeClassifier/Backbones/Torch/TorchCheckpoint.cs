@@ -19,7 +19,9 @@ internal static class TorchCheckpoint
     public static Module<Tensor, Tensor> Load(TorchArchitecture architecture, string path)
     {
         ArgumentNullException.ThrowIfNull(architecture);
-        var checkpoint = Read(path);
+        var checkpoint = IsHdf5(path)
+            ? architecture.ReadKeras?.Invoke(path) ?? throw new ModelLoadException($"Weights file '{path}' is an HDF5 (Keras) file, but {architecture.Name} reads torchvision checkpoints; the Keras forms are {string.Join(", ", TorchArchitecture.Names.Where(n => TorchArchitecture.Get(n).ReadKeras is not null))}.")
+            : Read(path);
         try
         {
             var renamed = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -32,7 +34,7 @@ internal static class TorchCheckpoint
             var module = architecture.Create(classes);
             try
             {
-                CopyInto(module, renamed, $"{architecture.Name} ({classes} classes)", path);
+                CopyInto(module, renamed, architecture.OptionalPrefix is null ? $"{architecture.Name} ({classes} classes)" : architecture.Name, path, architecture.OptionalPrefix);
                 return module;
             }
             catch
@@ -55,17 +57,23 @@ internal static class TorchCheckpoint
     /// <c>num_batches_tracked</c> is allowed: checkpoints from before PyTorch 0.4 have none, and inference does not use it), then copies them.
     /// </summary>
     /// <exception cref="ModelLoadException">Listing every missing, unexpected and misshapen tensor, with both shapes.</exception>
-    public static void CopyInto(Module module, IReadOnlyDictionary<string, Tensor> checkpoint, string moduleName, string path)
+    public static void CopyInto(Module module, IReadOnlyDictionary<string, Tensor> checkpoint, string moduleName, string path, string? optionalPrefix = null)
     {
         ArgumentNullException.ThrowIfNull(module);
         ArgumentNullException.ThrowIfNull(checkpoint);
         var expected = module.state_dict();
-        var missing = expected.Where(e => !checkpoint.ContainsKey(e.Key) && !e.Key.EndsWith(".num_batches_tracked", StringComparison.Ordinal)).ToList();
+        var missing = expected.Where(e => !checkpoint.ContainsKey(e.Key) && !e.Key.EndsWith(".num_batches_tracked", StringComparison.Ordinal)
+            && (optionalPrefix is null || !e.Key.StartsWith(optionalPrefix, StringComparison.Ordinal))).ToList();
         var unexpected = checkpoint.Where(c => !expected.ContainsKey(c.Key)).ToList();
         var misshapen = expected.Where(e => checkpoint.TryGetValue(e.Key, out var c) && !c.shape.SequenceEqual(e.Value.shape)).ToList();
         if (missing.Count + unexpected.Count + misshapen.Count > 0)
         {
-            var message = new StringBuilder().Append(CultureInfo.InvariantCulture, $"Checkpoint '{path}' does not fit {moduleName}:");
+            // The first tensor, in the network's order, that is missing or misshapen (else the first unexpected one) says the most.
+            var first = expected.Select(e => e.Key).FirstOrDefault(k => missing.Any(m => m.Key == k) || misshapen.Any(m => m.Key == k)) ?? unexpected[0].Key;
+            var firstText = checkpoint.TryGetValue(first, out var found) && expected.TryGetValue(first, out var wanted)
+                ? $"'{first}' is {Shape(found)} in the file, the network expects {Shape(wanted)}"
+                : expected.TryGetValue(first, out var absent) ? $"'{first}' {Shape(absent)} is missing from the file" : $"'{first}' is not a tensor of the network";
+            var message = new StringBuilder().Append(CultureInfo.InvariantCulture, $"Checkpoint '{path}' does not fit {moduleName} (the first mismatching tensor: {firstText}):");
             if (missing.Count > 0)
             {
                 message.Append(CultureInfo.InvariantCulture, $" missing {missing.Count} tensor(s): {List(missing.Select(m => $"{m.Key} (expected {Shape(m.Value)})"))};");
@@ -96,6 +104,18 @@ internal static class TorchCheckpoint
                 }
             }
         }
+    }
+
+    private static bool IsHdf5(string path)
+    {
+        if (!File.Exists(path))
+        {
+            return false;
+        }
+
+        var head = new byte[8];
+        using var stream = File.OpenRead(path);
+        return KerasWeights.IsHdf5(head.AsSpan(0, stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false)));
     }
 
     /// <summary>Reads every tensor of a state dict file; the caller disposes them. The format is told by content, not by extension.</summary>

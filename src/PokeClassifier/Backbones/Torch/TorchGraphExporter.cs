@@ -6,7 +6,8 @@ using static TorchSharp.torch.nn;
 namespace PokeClassifier.Backbones.Torch;
 
 /// <summary>
-/// Writes the feature part of a torchvision-layout network (<c>resnet18</c>, <c>vgg16</c>, <c>densenet201</c>) as an ONNX graph
+/// Writes the feature part of a torchvision-layout network (every <see cref="TorchArchitecture"/> with a
+/// <see cref="TorchArchitecture.WriteGraph"/>: <c>resnet18</c>, <c>resnet50</c>, <c>vgg16</c>, <c>densenet201</c> and the Keras forms) as an ONNX graph
 /// (opset 17) from its module structure and weights: input <c>input</c> [batch, 3, h, w], output <c>features</c> — exactly what
 /// <see cref="TorchArchitecture.Features"/> computes. Nodes are named after the modules (<c>layer4.1.conv2</c>,
 /// <c>features.denseblock4.denselayer32.conv2</c>), so a fine-tuning cut can be named the way torchvision users know.
@@ -16,10 +17,13 @@ internal static class TorchGraphExporter
 {
     public const string InputName = "input";
     public const string OutputName = "features";
-    private const float Epsilon = 1e-5f;
+    private const float TorchEpsilon = 1e-5f;
 
-    /// <summary>The architectures it can write.</summary>
-    public static IReadOnlyList<string> Architectures { get; } = ["resnet18", "vgg16", "densenet201"];
+    /// <summary>Keras' DenseNet batch norms use this epsilon (torchvision's 1e-5 would shift every activation slightly).</summary>
+    internal const float KerasDenseNetEpsilon = 1.001e-5f;
+
+    /// <summary>The architectures it can write (those of the shared registry with a graph writer).</summary>
+    public static IReadOnlyList<string> Architectures => TorchArchitecture.Names.Where(n => TorchArchitecture.Get(n).WriteGraph is not null).ToArray();
 
     /// <summary>Loads the spec's weights into its architecture and writes the graph.</summary>
     /// <exception cref="NotSupportedException">An architecture it cannot write (registered by a user).</exception>
@@ -29,38 +33,32 @@ internal static class TorchGraphExporter
         ArgumentNullException.ThrowIfNull(spec);
         TorchRuntime.EnsureInitialized();
         var architecture = TorchArchitecture.Get(spec.Architecture);
-        CheckSupported(architecture.Name);
+        CheckSupported(architecture);
         using var module = TorchCheckpoint.Load(architecture, spec.ModelPath);
         return Export(architecture.Name, module, spec.InputHeight, spec.InputWidth);
     }
 
     /// <summary>Writes the graph of a loaded module of the named architecture.</summary>
+    /// <exception cref="ModelLoadException">No architecture has that name.</exception>
+    /// <exception cref="NotSupportedException">The architecture has no graph writer.</exception>
     public static byte[] Export(string architecture, Module module, int height, int width)
     {
         ArgumentNullException.ThrowIfNull(module);
-        CheckSupported(architecture);
+        var known = TorchArchitecture.Get(architecture);
+        var write = CheckSupported(known);
         var state = module.state_dict();
-        var w = new Writer(state, new OnnxGraphBuilder($"pokeclassifier_{architecture}", producerName: "PokeClassifier"));
+        var w = new Writer(state, new OnnxGraphBuilder($"pokeclassifier_{known.Name}", producerName: "PokeClassifier"));
         w.Builder.AddInput(InputName, [OnnxDim.Batch, 3, height, width]);
-        IReadOnlyList<OnnxDim> output = architecture.ToLowerInvariant() switch
-        {
-            "resnet18" => ResNet(w),
-            "vgg16" => Vgg(w, height, width),
-            _ => DenseNet(w),
-        };
+        var output = write(w, height, width);
         w.Builder.AddOutput(OutputName, output);
         return w.Builder.ToBytes();
     }
 
-    private static void CheckSupported(string architecture)
-    {
-        if (!Architectures.Contains(architecture, StringComparer.OrdinalIgnoreCase))
-        {
-            throw new NotSupportedException($"Architecture '{architecture}' cannot be written as ONNX; the ONNX writer knows {string.Join(", ", Architectures)}.");
-        }
-    }
+    private static Func<Writer, int, int, IReadOnlyList<OnnxDim>> CheckSupported(TorchArchitecture architecture) =>
+        architecture.WriteGraph ?? throw new NotSupportedException($"Architecture '{architecture.Name}' cannot be written as ONNX; the ONNX writer knows {string.Join(", ", Architectures)}.");
 
-    private static List<OnnxDim> ResNet(Writer w)
+    /// <summary>torchvision's ResNet: basic blocks (resnet18/34) or bottlenecks (resnet50 and up, stride on the 3x3 convolution as torchvision does).</summary>
+    internal static List<OnnxDim> ResNet(Writer w)
     {
         var x = w.Conv("conv1", InputName, stride: 2, pad: 3);
         x = w.Relu("relu", w.BatchNorm("bn1", x));
@@ -72,8 +70,19 @@ internal static class TorchGraphExporter
                 var name = $"layer{layer}.{block}";
                 var downsample = w.Has($"{name}.downsample.0.weight");
                 var stride = downsample && layer > 1 ? 2 : 1;
-                var y = w.Relu($"{name}.relu1", w.BatchNorm($"{name}.bn1", w.Conv($"{name}.conv1", x, stride, pad: 1)));
-                y = w.BatchNorm($"{name}.bn2", w.Conv($"{name}.conv2", y, stride: 1, pad: 1));
+                string y;
+                if (w.Has($"{name}.conv3.weight"))
+                {
+                    y = w.Relu($"{name}.relu1", w.BatchNorm($"{name}.bn1", w.Conv($"{name}.conv1", x, stride: 1, pad: 0)));
+                    y = w.Relu($"{name}.relu2", w.BatchNorm($"{name}.bn2", w.Conv($"{name}.conv2", y, stride, pad: 1)));
+                    y = w.BatchNorm($"{name}.bn3", w.Conv($"{name}.conv3", y, stride: 1, pad: 0));
+                }
+                else
+                {
+                    y = w.Relu($"{name}.relu1", w.BatchNorm($"{name}.bn1", w.Conv($"{name}.conv1", x, stride, pad: 1)));
+                    y = w.BatchNorm($"{name}.bn2", w.Conv($"{name}.conv2", y, stride: 1, pad: 1));
+                }
+
                 var identity = downsample ? w.BatchNorm($"{name}.downsample.1", w.Conv($"{name}.downsample.0", x, stride, pad: 0)) : x;
                 x = w.Relu($"{name}.relu", w.Node("Add", $"{name}.add", [y, identity]));
             }
@@ -84,7 +93,8 @@ internal static class TorchGraphExporter
         return [OnnxDim.Batch, w.Channels("fc.weight", 1)];
     }
 
-    private static List<OnnxDim> Vgg(Writer w, int height, int width)
+    /// <summary>torchvision's <c>vgg16.features</c> (also Keras' no-top VGG16, which is the same network).</summary>
+    internal static List<OnnxDim> Vgg(Writer w, int height, int width)
     {
         var convs = w.State.Keys.Select(k => k.Split('.')).Where(p => p.Length == 3 && p[0] == "features" && p[2] == "weight")
             .Select(p => int.Parse(p[1], CultureInfo.InvariantCulture)).Order().ToArray();
@@ -105,11 +115,26 @@ internal static class TorchGraphExporter
         return [OnnxDim.Batch, w.Channels($"features.{convs[^1]}.weight", 0), height / 32, width / 32];
     }
 
-    private static List<OnnxDim> DenseNet(Writer w)
+    /// <summary>
+    /// torchvision's DenseNet, or Keras' (<paramref name="keras"/>): batch-norm epsilon 1.001e-5, and the first max pool preceded by
+    /// Keras' <c>ZeroPadding2D(1)</c> instead of torchvision's implicit -inf padding (the convolution's zero padding is the same in both).
+    /// </summary>
+    internal static List<OnnxDim> DenseNet(Writer w, bool keras)
     {
+        w.Epsilon = keras ? KerasDenseNetEpsilon : TorchEpsilon;
         var x = w.Conv("features.conv0", InputName, stride: 2, pad: 3);
         x = w.Relu("features.relu0", w.BatchNorm("features.norm0", x));
-        x = w.MaxPool("features.pool0", x, kernel: 3, stride: 2, pad: 1);
+        if (keras)
+        {
+            w.Builder.AddInt64Initializer("features.pool0.pads", [8], [0, 0, 1, 1, 0, 0, 1, 1]);
+            x = w.Node("Pad", "features.pool0.pad", [x, "features.pool0.pads"], attributes: OnnxAttribute.String("mode", "constant"));
+            x = w.MaxPool("features.pool0", x, kernel: 3, stride: 2, pad: 0);
+        }
+        else
+        {
+            x = w.MaxPool("features.pool0", x, kernel: 3, stride: 2, pad: 1);
+        }
+
         for (var block = 1; w.Has($"features.denseblock{block}.denselayer1.conv1.weight"); block++)
         {
             var features = new List<string> { x };
@@ -138,8 +163,11 @@ internal static class TorchGraphExporter
     }
 
     /// <summary>Adds nodes and their weights; tensors are named after the node that makes them.</summary>
-    private sealed class Writer(Dictionary<string, Tensor> state, OnnxGraphBuilder builder)
+    internal sealed class Writer(Dictionary<string, Tensor> state, OnnxGraphBuilder builder)
     {
+        /// <summary>The batch norms' epsilon.</summary>
+        public float Epsilon { get; set; } = TorchEpsilon;
+
         public Dictionary<string, Tensor> State => state;
 
         public OnnxGraphBuilder Builder => builder;

@@ -343,6 +343,10 @@ public sealed record ClassificationBuilder
         Parallelism = o.Parallelism,
         IntraOpThreads = o.IntraOpThreads,
         MaxDecodePixels = o.MaxDecodePixels,
+        Precision = o.Precision,
+        CalibrationImages = o.CalibrationImages,
+        CalibrationImageCount = o.CalibrationImageCount,
+        Calibration = o.Calibration,
         UseCache = useCache,
         CacheDirectory = directory ?? o.CacheDirectory,
     };

@@ -17,7 +17,11 @@ internal sealed class OnnxBackbone : IBackboneEngine
     private readonly SessionOptions _options;
     private bool _disposed;
 
-    public OnnxBackbone(BackboneSpec spec, int sessions, int intraOpThreads)
+    /// <param name="spec">The backbone.</param>
+    /// <param name="sessions">Sessions side by side.</param>
+    /// <param name="intraOpThreads">Threads per session.</param>
+    /// <param name="sessionConfig">ONNX Runtime session configuration entries (for example the bf16 fast-math GEMM); <see langword="null"/> for none.</param>
+    public OnnxBackbone(BackboneSpec spec, int sessions, int intraOpThreads, IReadOnlyDictionary<string, string>? sessionConfig = null)
     {
         Spec = spec;
         if (!File.Exists(spec.ModelPath))
@@ -32,6 +36,11 @@ internal sealed class OnnxBackbone : IBackboneEngine
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
+        {
+            _options.AddSessionConfigEntry(key, value);
+        }
+
         try
         {
             for (var i = 0; i < sessions; i++)

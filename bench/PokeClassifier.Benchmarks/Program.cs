@@ -12,6 +12,11 @@ if (args.Length > 0 && args[0] == "backbones")
     return await PokeClassifier.Benchmarks.BackboneThroughput.RunAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "speed")
+{
+    return await PokeClassifier.Benchmarks.InferenceSpeed.RunAsync(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == "accuracy")
 {
     return await PokeClassifier.Benchmarks.AccuracyBenchmark.RunAsync(args[1..]);

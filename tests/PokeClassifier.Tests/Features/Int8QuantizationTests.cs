@@ -12,14 +12,15 @@ namespace PokeClassifier.Tests.Features;
 public sealed class Int8QuantizationTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// The lowest cosine similarity an int8 feature vector may have to its FP32 one. Measured on drawn shapes (this test's images) and
-    /// on real photos and sprites (bench, docs/benchmarks.md): the mean is about 0.99 and the worst image about 0.98; 0.95 leaves room
-    /// for other drawn images while still failing on a broken quantization (wrong scale, zero point or axis gives 0.3-0.8).
+    /// The lowest cosine similarity an int8 feature vector may have to its FP32 one on drawn images. Measured: drawn shapes calibrated on
+    /// 12-24 other drawn shapes give a mean of 0.97 and a worst image of 0.93; real photos (kaggle-visible, 300 calibration images, 642
+    /// test images, docs/benchmarks.md) a mean of 0.995 and a worst of 0.96. A broken quantization stays well below: full 8-bit weights,
+    /// whose 16-bit pair sums saturate in ONNX Runtime's AVX2 kernels, measured a mean of 0.80 and a worst of 0.75 on these images.
     /// </summary>
-    private const double MinCosine = 0.95;
+    private const double MinCosine = 0.90;
 
-    /// <summary>The mean over the images must be higher still: a systematic error moves the mean, not only the worst image.</summary>
-    private const double MinMeanCosine = 0.97;
+    /// <summary>The mean over the images must be higher still (measured 0.97; the saturating model 0.80): a systematic error moves the mean.</summary>
+    private const double MinMeanCosine = 0.95;
 
     private static DatasetItem[] ShapeItems(int perClass, int seed)
     {

@@ -17,13 +17,14 @@ internal static class Inputs
     /// </summary>
     public static readonly IReadOnlyDictionary<string, Func<HeadConfiguration>> Heads = new Dictionary<string, Func<HeadConfiguration>>(StringComparer.OrdinalIgnoreCase)
     {
-        ["lbfgs"] = () => HeadConfiguration.MLNet(MLNetTrainer.LbfgsMaximumEntropy),
+        ["lbfgs"] = () => HeadConfiguration.MLNet(new MLNetHeadOptions { Trainer = MLNetTrainer.LbfgsMaximumEntropy, ChooseL2OnValidation = true }),
         ["sdca"] = () => HeadConfiguration.MLNet(MLNetTrainer.SdcaMaximumEntropy),
         ["lightgbm"] = () => HeadConfiguration.MLNet(MLNetTrainer.LightGbm),
         ["gap"] = () => HeadConfiguration.Custom(CustomHeadOptions.GlobalAveragePoolDense()),
         ["dense256"] = () => HeadConfiguration.Custom(CustomHeadOptions.FlattenDense256()),
         ["mlp"] = () => HeadConfiguration.Custom(CustomHeadOptions.Mlp(0.5, 256)),
-        ["finetune"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), fineTune: new FineTuneOptions { UnfreezeLastBlocks = 2, InputSize = 128 }),
+        ["finetune"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), TrainingOptions.RecommendedFineTune, FineTuneOptions.Recommended),
+        ["finetune-last2"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), fineTune: new FineTuneOptions { UnfreezeLastBlocks = 2, InputSize = 128 }),
     };
 
     /// <summary>
@@ -53,6 +54,24 @@ internal static class Inputs
             "vgg16" => BackboneSpec.VGG16Onnx(),
             _ => throw CliException.Usage($"unknown backbone '{name}'. Available: {string.Join(", ", Backbones)}, or a path to an .onnx file."),
         };
+    }
+
+    /// <summary>The shard named by <c>--shard i/n</c>, or every image when the option is absent.</summary>
+    public static PokeClassifier.Features.ShardSpec Shard(string? text)
+    {
+        if (text is null)
+        {
+            return PokeClassifier.Features.ShardSpec.All;
+        }
+
+        try
+        {
+            return PokeClassifier.Features.ShardSpec.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw CliException.Usage($"--shard {e.Message}");
+        }
     }
 
     public static HeadConfiguration Head(string name) => Heads.TryGetValue(name.Trim(), out var head)
@@ -95,29 +114,36 @@ internal static class Inputs
         return dataset.Where(i => wanted.Contains(i.Label));
     }
 
-    /// <summary>Image files named on the command line: files as given, folders searched recursively (hidden entries skipped).</summary>
-    public static IReadOnlyList<string> ExpandImages(IEnumerable<string> paths)
+    /// <summary>
+    /// Image files named on the command line: files as given, folders searched recursively (hidden entries and sidecar files
+    /// ignored, links to folders not followed); FIFOs, devices and folders that cannot be listed come back as skipped, never opened.
+    /// </summary>
+    public static (IReadOnlyList<string> Files, IReadOnlyList<SkippedFile> Skipped) ExpandImages(IEnumerable<string> paths)
     {
-        var files = new List<string>();
-        foreach (var path in paths)
+        var list = paths.ToArray();
+        foreach (var path in list)
         {
-            if (File.Exists(path))
-            {
-                files.Add(path);
-            }
-            else if (Directory.Exists(path))
-            {
-                files.AddRange(Directory.EnumerateFiles(path, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.Hidden })
-                    .Where(f => !Path.GetFileName(f).StartsWith('.') && !IsSidecar(f))
-                    .Order(StringComparer.Ordinal));
-            }
-            else
+            if (!File.Exists(path) && !Directory.Exists(path) && !IsLink(path))
             {
                 throw CliException.DataError($"'{path}' does not exist. Pass image files or folders of images.");
             }
         }
 
-        return files;
+        var listing = ImageDataset.ListFiles(list);
+        var named = list.ToHashSet(StringComparer.Ordinal);
+        return (listing.Files.Where(f => named.Contains(f) || !IsSidecar(f)).ToArray(), listing.Skipped);
+    }
+
+    private static bool IsLink(string path)
+    {
+        try
+        {
+            return new FileInfo(path).LinkTarget is not null;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     private static bool IsSidecar(string file) =>

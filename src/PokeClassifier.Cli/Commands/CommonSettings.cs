@@ -33,11 +33,13 @@ internal class FeaturizingSettings : CommonSettings
     [Description("Backbone arithmetic: fp32 (default), int8 (static quantization calibrated on up to 300 of the training images, cached), or bf16 (where ONNX Runtime and the CPU have it).")]
     public string? Precision { get; init; }
 
-    public FeaturizerOptions FeaturizerOptions() => new()
+    /// <summary>The featurizer options; <paramref name="warning"/> receives the one warning of a cache that cannot be written.</summary>
+    public FeaturizerOptions FeaturizerOptions(Action<string>? warning = null) => new()
     {
         UseCache = !NoCache,
         CacheDirectory = NoCache ? null : Cache,
         Parallelism = Parallelism ?? Environment.ProcessorCount,
+        CacheWarning = warning,
         Precision = ParsePrecision(Precision) ?? FeaturePrecision.Fp32,
     };
 

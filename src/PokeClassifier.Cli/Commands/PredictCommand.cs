@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Globalization;
+using PokeClassifier.Data;
 using PokeClassifier.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -24,15 +25,27 @@ internal sealed class PredictCommand(CliContext cli) : AsyncCommand<PredictComma
         [DefaultValue(5)]
         public int Top { get; init; } = 5;
 
+        [CommandOption("--shard <I/N>")]
+        [Description("Classify only shard I of N of the files (0-based; every N-th file by sorted path), e.g. --shard $JOB_COMPLETION_INDEX/8.")]
+        public string? Shard { get; init; }
+
         public override ValidationResult Validate() => Top < 1 ? ValidationResult.Error("--top must be at least 1") : base.Validate();
     }
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var files = Inputs.ExpandImages(settings.Paths);
-        if (files.Count == 0)
+        var shard = Inputs.Shard(settings.Shard);
+        var (all, listedSkips) = Inputs.ExpandImages(settings.Paths);
+        var files = shard.Count == 1 ? all : shard.Select(all);
+        if (all.Count == 0 && listedSkips.Count == 0)
         {
             throw CliException.DataError($"No files found in {string.Join(", ", settings.Paths.Select(p => $"'{p}'"))}. Pass image files or folders of images.");
+        }
+
+        if (files.Count == 0)
+        {
+            cli.Console.MarkupLine($"Shard {shard} holds none of the {all.Count} file(s): nothing to classify.");
+            return ExitCodes.Ok;
         }
 
         using var classifier = TrainedClassifier.Load(settings.Model);
@@ -50,14 +63,16 @@ internal sealed class PredictCommand(CliContext cli) : AsyncCommand<PredictComma
                 {
                     list.Add((file, null, $"{e.Reason}: {e.Message}"));
                 }
-                catch (IOException e)
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    list.Add((file, null, e.Message));
+                    // One unreadable file (permission denied, deleted since it was listed) is a row, not the end of the run.
+                    list.Add((file, null, $"{SkipReason.Unreadable}: {e.Message}"));
                 }
 
                 view.Report("Classifying images", list.Count, files.Count);
             }
 
+            list.AddRange(listedSkips.Select(s => (s.Path, (ClassPrediction?)null, (string?)$"{s.Reason}: {s.Detail}")));
             return list;
         }, cancellationToken)).ConfigureAwait(false);
 
@@ -80,7 +95,7 @@ internal sealed class PredictCommand(CliContext cli) : AsyncCommand<PredictComma
 
         if (failed > 0)
         {
-            cli.Console.MarkupLine($"[yellow]{failed} of {results.Count} file(s) skipped[/]: not usable images (see the table).");
+            cli.Console.MarkupLine($"[yellow]{failed} of {results.Count} file(s) skipped[/] (each is a row of the table above, with the reason).");
         }
 
         return ExitCodes.Ok;

@@ -9,6 +9,9 @@ internal static class BenchmarkImages
 {
     internal const string DefaultDataset = "/work/shared/datasets/pokeapi-gen1";
 
+    /// <summary>The folder holding the shared datasets (kaggle-visible, pokeapi-gen1, pokeapi-gen1-splits).</summary>
+    internal const string SharedRoot = "/work/shared/datasets";
+
     private static readonly string[] ImageExtensions = [".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp"];
 
     /// <summary>

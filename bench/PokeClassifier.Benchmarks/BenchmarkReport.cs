@@ -50,6 +50,31 @@ internal sealed class BenchmarkReport
 
     public double? MLNetMeanCosine { get; init; }
 
+    /// <summary>Int8 (null with --skip-int8): the library end to end with the quantized model, and bare sessions on it.</summary>
+    public Timing? EndToEndInt8 { get; init; }
+
+    public Timing? BareInt8 { get; init; }
+
+    public StageCosts? StagesInt8 { get; init; }
+
+    public QuantizationInfo? Calibration { get; init; }
+
+    public FeatureSet? FirstRunInt8 { get; init; }
+
+    public double? BareInt8MaxAbsDiff { get; init; }
+
+    public double? Int8MeanCosine { get; init; }
+
+    public double? Int8MinCosine { get; init; }
+
+    private double? Int8BareRatio => EndToEndInt8 is null ? null : EndToEndInt8.ImagesPerSecond / BareInt8!.ImagesPerSecond;
+
+    private double? Int8MLNetRatio => EndToEndInt8 is null || MLNet is null ? null : EndToEndInt8.ImagesPerSecond / MLNet.ImagesPerSecond;
+
+    private double? Int8Fp32Ratio => EndToEndInt8 is null ? null : EndToEndInt8.ImagesPerSecond / EndToEnd.ImagesPerSecond;
+
+    private bool FirstRunInt8Valid => FirstRunInt8 is null || (FirstRunInt8.Computed == EndToEnd.Images && FirstRunInt8.Failed.Count == 0);
+
     private double CachedRatio => Cached.ImagesPerSecond / EndToEnd.ImagesPerSecond;
 
     private double BareRatio => EndToEnd.ImagesPerSecond / Bare.ImagesPerSecond;
@@ -78,7 +103,7 @@ internal sealed class BenchmarkReport
 
     public bool AllPass =>
         FirstRunValid && SecondRunValid && CachedRatio >= 20 && BareRatio >= 0.9 && (MLNetRatio ?? 2) >= 2 &&
-        MemoryPass;
+        MemoryPass && FirstRunInt8Valid && (Int8BareRatio ?? 1) >= 0.9 && (Int8MLNetRatio ?? 2) >= 2 && (Int8Fp32Ratio ?? 1.5) >= 1.5;
 
     public void Print(TextWriter o)
     {
@@ -95,6 +120,16 @@ internal sealed class BenchmarkReport
         if (MLNet is not null)
         {
             Row(o, "4. ML.NET `LoadImages` + `ResizeImages` + `ExtractPixels` + `DnnFeaturizeImage(ResNet18)`", MLNet, F($"{MLNetRatio:F2}x (e2e / ML.NET)"), "e2e / ML.NET >= 2x", Verdict(MLNetRatio >= 2) + Noise(EndToEnd, MLNet));
+        }
+
+        if (EndToEndInt8 is not null)
+        {
+            Row(o, "6. End-to-end `ImageFeaturizer` at **int8** (QDQ model from the cache), cache on and empty (first run)", EndToEndInt8, F($"{Int8Fp32Ratio:F2}x (int8 e2e / FP32 e2e)"), "int8 / FP32 >= 1.5x; computed all", Verdict(Int8Fp32Ratio >= 1.5 && FirstRunInt8Valid) + Noise(EndToEnd, EndToEndInt8));
+            Row(o, $"7. Bare ORT int8 session(s) on pre-decoded tensors: {BareInt8!.Name[(BareInt8.Name.IndexOf(':', StringComparison.Ordinal) + 2)..]}", BareInt8, F($"{Int8BareRatio:F2} (int8 e2e / int8 bare)"), "e2e / bare >= 0.90", Verdict(Int8BareRatio >= 0.9) + Noise(EndToEndInt8, BareInt8));
+            if (MLNet is not null)
+            {
+                Row(o, "8. ML.NET pipeline (line 4) against int8 end to end", MLNet, F($"{Int8MLNetRatio:F2}x (int8 e2e / ML.NET)"), "int8 e2e / ML.NET >= 2x", Verdict(Int8MLNetRatio >= 2) + Noise(EndToEndInt8, MLNet));
+            }
         }
 
         if (BestMemory is { } m && Memory is { } all)
@@ -114,7 +149,7 @@ internal sealed class BenchmarkReport
 
         o.WriteLine();
         o.WriteLine(F($"All runs: wall seconds (share of the {Cores} cores used by this process / by other processes meanwhile):"));
-        var timings = new[] { EndToEnd, Cached, Bare, BareSingle, MLNet }.OfType<Timing>().ToArray();
+        var timings = new[] { EndToEnd, Cached, Bare, BareSingle, MLNet, EndToEndInt8, BareInt8 }.OfType<Timing>().ToArray();
         foreach (var t in timings)
         {
             var runs = t.Seconds.Select((s, i) => F($"{s:F3} ({t.CpuSeconds[i] / (s * Cores):P0} / {(t.OthersCpuSeconds[i] is { } x ? (x / (s * Cores)).ToString("P0", CultureInfo.InvariantCulture) : "?")})"));
@@ -137,11 +172,24 @@ internal sealed class BenchmarkReport
             o.WriteLine(F($"- ML.NET features vs library features: mean cosine similarity = {cos:F4} (1 = same direction; both start from ML.NET's ResNet18 preprocessing, so the pipelines do comparable work)"));
         }
 
+        if (FirstRunInt8 is not null)
+        {
+            o.WriteLine(F($"- int8 first run: {FirstRunInt8.Computed} computed, {FirstRunInt8.CacheHits} cache hits, {FirstRunInt8.Failed.Count} failed; bare int8 features vs library int8 features: max |difference| = {BareInt8MaxAbsDiff:G3}"));
+            o.WriteLine(F($"- int8 features vs FP32 features (same images): cosine similarity mean {Int8MeanCosine:F4}, lowest {Int8MinCosine:F4}"));
+            o.WriteLine(F($"- int8 model: {Calibration}"));
+        }
+
         o.WriteLine();
         o.WriteLine(
             F($"Per-image stage costs, one thread, {Stages.Images} images: read + SHA-256 {Stages.ReadAndHashMs:F2} ms, decode + resize {Stages.DecodeAndResizeMs:F2} ms, ") +
             F($"preprocess {Stages.PreprocessMs:F2} ms, ResNet18 inference {Stages.InferenceMs:F2} ms; work besides inference = {Stages.OverheadShare:P1}, ") +
             F($"so with every core busy end-to-end can reach at most about {1 - Stages.OverheadShare:F2} of bare."));
+        if (StagesInt8 is { } q)
+        {
+            o.WriteLine(
+                F($"At int8: ResNet18 inference {q.InferenceMs:F2} ms ({Stages.InferenceMs / q.InferenceMs:F2}x faster than FP32 on one thread); read + decode + resize + preprocess {q.ReadAndHashMs + q.DecodeAndResizeMs + q.PreprocessMs:F2} ms; ") +
+                F($"work besides inference = {q.OverheadShare:P1}, so end-to-end can reach at most about {1 - q.OverheadShare:F2} of bare int8."));
+        }
         if (Memory is { } mem)
         {
             o.WriteLine();

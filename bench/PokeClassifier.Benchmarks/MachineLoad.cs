@@ -26,4 +26,20 @@ internal static class MachineLoad
         var busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + (ticks.Length > 7 ? ticks[7] : 0);
         return busy / TicksPerSecond;
     }
+
+    /// <summary>The CPU's model name (from /proc/cpuinfo) and whether it has AVX2, AVX-512 VNNI and AVX-VNNI (int8 dot products).</summary>
+    public static string CpuName()
+    {
+        const string info = "/proc/cpuinfo";
+        if (!File.Exists(info))
+        {
+            return System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture.ToString();
+        }
+
+        var lines = File.ReadLines(info).ToArray();
+        var model = lines.FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+        var flags = (lines.FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal))?.Split(':', 2)[1] ?? string.Empty).Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal);
+        string Has(string flag) => flags.Contains(flag) ? "yes" : "no";
+        return $"{model} (AVX2 {Has("avx2")}, AVX-512 {Has("avx512f")}, AVX-512 VNNI {Has("avx512_vnni")}, AVX-VNNI {Has("avx_vnni")})";
+    }
 }

@@ -17,6 +17,16 @@ if (args.Length > 0 && args[0] == "backbones")
     return await PokeClassifier.Benchmarks.BackboneThroughput.RunAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "speed")
+{
+    return await PokeClassifier.Benchmarks.InferenceSpeed.RunAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "accuracy")
+{
+    return await PokeClassifier.Benchmarks.AccuracyBenchmark.RunAsync(args[1..]);
+}
+
 var options = BenchmarkArguments.Parse(args);
 if (options.ChildImages is { } childImages)
 {
@@ -40,6 +50,8 @@ internal sealed record BenchmarkArguments
 
     public bool SkipMemory { get; init; }
 
+    public bool SkipInt8 { get; init; }
+
     /// <summary>Set in a child process started for a memory sample.</summary>
     public int? ChildImages { get; init; }
 
@@ -57,6 +69,7 @@ internal sealed record BenchmarkArguments
                 "--memory-images" => result with { MemoryImages = Next().Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray() },
                 "--skip-mlnet" => result with { SkipMLNet = true },
                 "--skip-memory" => result with { SkipMemory = true },
+                "--skip-int8" => result with { SkipInt8 = true },
                 "--child" when Next() == "featurize" => result with { ChildImages = int.Parse(Next(), CultureInfo.InvariantCulture) },
                 "--help" or "-h" => throw new ArgumentException(Usage),
                 _ => throw new ArgumentException($"Unknown argument '{args[i]}'.\n{Usage}"),
@@ -73,7 +86,7 @@ internal sealed record BenchmarkArguments
 
     private const string Usage =
         "Usage: PokeClassifier.Benchmarks [--images N (300)] [--dataset DIR (/work/shared/datasets/pokeapi-gen1)] [--repeats R (2)] " +
-        "[--memory-images A,B (100,400)] [--skip-mlnet] [--skip-memory]";
+        "[--memory-images A,B (100,400)] [--skip-mlnet] [--skip-memory] [--skip-int8]; accuracy [...]; backbones [N] [DIR]";
 }
 
 /// <summary>One timed pipeline: the best of its repetitions is reported.</summary>
@@ -160,6 +173,22 @@ internal static class Benchmark
         var warm = tensors.Take(Math.Max(2, 2 * cores)).ToArray();
         bareParallel.Run(warm);
         bareSingle.Run(warm);
+        // Int8: calibrated once on the measured images (not timed; docs/benchmarks.md gives the calibration time), then copied into
+        // every repetition's fresh cache folder so each end-to-end run starts from an empty feature cache with the model in place.
+        QuantizationInfo? calibration = null;
+        BackboneSpec? int8Spec = null;
+        if (!options.SkipInt8)
+        {
+            var calibrationWatch = Stopwatch.StartNew();
+            using var calibrating = new ImageFeaturizer(spec, Int8Options(Path.Combine(scratch, "calibration"), items));
+            calibration = calibrating.Quantization!;
+            int8Spec = spec with { ModelPath = calibration.ModelPath };
+            Console.Error.WriteLine($"Int8 model: {calibration} ({calibrationWatch.Elapsed.TotalSeconds:F1} s with set-up)");
+        }
+
+        var int8Stages = int8Spec is null ? null : StageCosts.Measure(int8Spec, items.Take(Math.Min(n, 40)).ToArray());
+        using var bareInt8 = int8Spec is null ? null : new BareOnnxBaseline(int8Spec, sessions: defaults.Parallelism, intraOpThreads: defaults.IntraOpThreads);
+        bareInt8?.Run(warm);
         var mlnet = options.SkipMLNet ? null : new MLNetBaseline(items.Take(4).ToArray());
         mlnet?.Run(items.Take(4).ToArray());
 
@@ -168,8 +197,10 @@ internal static class Benchmark
         var bare = new Timing($"Bare ORT: {bareParallel.Sessions} sessions x 1 intra-op thread", n);
         var single = new Timing($"Bare ORT: 1 session x {cores} intra-op threads", n);
         var mlTiming = new Timing("ML.NET LoadImages+Resize+ExtractPixels+DnnFeaturizeImage", n);
-        FeatureSet? first = null, again = null;
-        float[][] bareFeatures = [], mlFeatures = [];
+        var endToEndInt8 = new Timing("End-to-end ImageFeaturizer, int8 (cache on, empty)", n);
+        var bareInt8Timing = new Timing($"Bare ORT int8: {defaults.Parallelism} sessions x 1 intra-op thread", n);
+        FeatureSet? first = null, again = null, firstInt8 = null;
+        float[][] bareFeatures = [], mlFeatures = [], bareInt8Features = [];
 
         // Repetitions are interleaved so that a noisy neighbour slows every pipeline alike; the best of each is kept.
         for (var rep = 1; rep <= options.Repeats; rep++)
@@ -183,6 +214,28 @@ internal static class Benchmark
                 featurizer.Cache!.Clear();
                 first = await endToEnd.TimeAsync(() => featurizer.FeaturizeAsync(items));
                 again = await cached.TimeAsync(() => featurizer.FeaturizeAsync(items));
+            }
+
+            if (calibration is not null)
+            {
+                var int8Cache = Path.Combine(scratch, $"cache-int8-{rep}");
+                var quantized = Path.Combine(int8Cache, "quantized");
+                Directory.CreateDirectory(quantized);
+                foreach (var file in new[] { calibration.ModelPath, Path.ChangeExtension(calibration.ModelPath, ".json") })
+                {
+                    File.Copy(file, Path.Combine(quantized, Path.GetFileName(file)));
+                }
+
+                using var featurizer = new ImageFeaturizer(spec, Int8Options(int8Cache, items));
+                if (featurizer.Quantization is not { FromCache: true })
+                {
+                    throw new InvalidOperationException("The int8 model was calibrated again instead of being read from the cache.");
+                }
+
+                await featurizer.FeaturizeAsync(items.Take(2 * defaults.Parallelism).ToArray());
+                ClearFeatures(featurizer);
+                firstInt8 = await endToEndInt8.TimeAsync(() => featurizer.FeaturizeAsync(items));
+                bareInt8Features = bareInt8Timing.Time(() => bareInt8!.Run(tensors));
             }
 
             bareFeatures = bare.Time(() => bareParallel.Run(tensors));
@@ -219,6 +272,14 @@ internal static class Benchmark
             SecondRun = again!,
             BareMaxAbsDiff = MaxAbsDiff(first!, bareFeatures),
             MLNetMeanCosine = mlnet is null ? null : MeanCosine(first!, mlFeatures),
+            EndToEndInt8 = calibration is null ? null : endToEndInt8,
+            BareInt8 = calibration is null ? null : bareInt8Timing,
+            StagesInt8 = int8Stages,
+            Calibration = calibration,
+            FirstRunInt8 = firstInt8,
+            BareInt8MaxAbsDiff = firstInt8 is null ? null : MaxAbsDiff(firstInt8, bareInt8Features),
+            Int8MeanCosine = firstInt8 is null ? null : MeanCosine(firstInt8, [.. Enumerable.Range(0, first!.Items.Count).Select(first.Raw)]),
+            Int8MinCosine = firstInt8 is null ? null : Enumerable.Range(0, first!.Items.Count).Min(i => MeanCosine(firstInt8, i, first.Raw(i))),
         };
         report.Print(Console.Out);
         return report.AllPass ? 0 : 2;
@@ -237,6 +298,36 @@ internal static class Benchmark
         }
 
         return max;
+    }
+
+    private static FeaturizerOptions Int8Options(string cacheDirectory, IReadOnlyList<DatasetItem> items) => new()
+    {
+        CacheDirectory = cacheDirectory,
+        Precision = FeaturePrecision.Int8,
+        CalibrationImages = items.Select(i => i.Path).ToArray(),
+    };
+
+    /// <summary>Empties the feature cache but keeps the quantized model (the cache folder's quantized/ sub-folder).</summary>
+    private static void ClearFeatures(ImageFeaturizer featurizer)
+    {
+        foreach (var dir in Directory.GetDirectories(featurizer.Cache!.Directory).Where(d => Path.GetFileName(d) != "quantized"))
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static double MeanCosine(FeatureSet set, int i, float[] other)
+    {
+        var a = set[i].Span;
+        double dot = 0, na = 0, nb = 0;
+        for (var j = 0; j < a.Length; j++)
+        {
+            dot += a[j] * other[j];
+            na += a[j] * a[j];
+            nb += other[j] * other[j];
+        }
+
+        return dot / Math.Sqrt((na * nb) + 1e-30);
     }
 
     private static double MeanCosine(FeatureSet set, float[][] other)

@@ -510,6 +510,10 @@ public sealed record Experiment
         Parallelism = o.Parallelism,
         IntraOpThreads = o.IntraOpThreads,
         MaxDecodePixels = o.MaxDecodePixels,
+        Precision = o.Precision,
+        CalibrationImages = o.CalibrationImages,
+        CalibrationImageCount = o.CalibrationImageCount,
+        Calibration = o.Calibration,
         UseCache = useCache,
         CacheDirectory = directory ?? o.CacheDirectory,
     };

@@ -35,6 +35,10 @@ internal class FeaturizingSettings : CommonSettings
     [DefaultValue("cpu")]
     public string Device { get; init; } = "cpu";
 
+    [CommandOption("--precision <P>")]
+    [Description("Backbone arithmetic: fp32 (default), int8 (static quantization calibrated on up to 300 of the training images, cached), or bf16 (where ONNX Runtime and the CPU have it).")]
+    public string? Precision { get; init; }
+
     /// <summary>The featurizer options; <paramref name="warning"/> receives the one warning of a cache that cannot be written.</summary>
     public FeaturizerOptions FeaturizerOptions(Action<string>? warning = null)
     {
@@ -55,14 +59,29 @@ internal class FeaturizingSettings : CommonSettings
             Parallelism = Parallelism ?? (device.Kind == DeviceKind.Cuda ? 1 : Environment.ProcessorCount),
             CacheWarning = warning,
             Device = device,
+            Precision = ParsePrecision(Precision) ?? FeaturePrecision.Fp32,
         };
     }
+
+    internal static FeaturePrecision? ParsePrecision(string? value) => value?.Trim().ToLowerInvariant() switch
+    {
+        null => null,
+        "fp32" or "float32" => FeaturePrecision.Fp32,
+        "int8" => FeaturePrecision.Int8,
+        "bf16" or "bfloat16" => FeaturePrecision.Bf16,
+        _ => throw CliException.Usage($"--precision '{value}' is not one of fp32, int8, bf16"),
+    };
 
     public override Spectre.Console.ValidationResult Validate()
     {
         if (NoCache && Cache is not null)
         {
             return Spectre.Console.ValidationResult.Error("--cache and --no-cache cannot be used together");
+        }
+
+        if (Precision is not null && Precision.Trim().ToLowerInvariant() is not ("fp32" or "float32" or "int8" or "bf16" or "bfloat16"))
+        {
+            return Spectre.Console.ValidationResult.Error($"--precision '{Precision}' is not one of fp32, int8, bf16");
         }
 
         return Parallelism is < 1 ? Spectre.Console.ValidationResult.Error("--parallelism must be at least 1") : base.Validate();

@@ -19,9 +19,9 @@ internal interface IBackboneEngine : IDisposable
 /// <summary>Chooses the engine for a backbone.</summary>
 internal static class BackboneEngines
 {
-    public static IBackboneEngine Create(BackboneSpec spec, int parallelism, int intraOpThreads, ComputeDevice? device = null) => spec.Engine switch
+    public static IBackboneEngine Create(BackboneSpec spec, int parallelism, int intraOpThreads, ComputeDevice? device = null, IReadOnlyDictionary<string, string>? sessionConfig = null) => spec.Engine switch
     {
         BackboneEngine.TorchSharp => new Torch.TorchBackbone(spec, intraOpThreads, device),
-        _ => new OnnxBackbone(spec, parallelism, intraOpThreads, device),
+        _ => new OnnxBackbone(spec, parallelism, intraOpThreads, device, sessionConfig),
     };
 }

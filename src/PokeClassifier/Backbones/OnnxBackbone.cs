@@ -17,7 +17,12 @@ internal sealed class OnnxBackbone : IBackboneEngine
     private readonly SessionOptions _options;
     private bool _disposed;
 
-    public OnnxBackbone(BackboneSpec spec, int sessions, int intraOpThreads, ComputeDevice? device = null)
+    /// <param name="spec">The backbone.</param>
+    /// <param name="sessions">Sessions side by side.</param>
+    /// <param name="intraOpThreads">Threads per session.</param>
+    /// <param name="device">Where it runs; <see langword="null"/> for the CPU.</param>
+    /// <param name="sessionConfig">ONNX Runtime session configuration entries (for example the bf16 fast-math GEMM); <see langword="null"/> for none.</param>
+    public OnnxBackbone(BackboneSpec spec, int sessions, int intraOpThreads, ComputeDevice? device = null, IReadOnlyDictionary<string, string>? sessionConfig = null)
     {
         Spec = spec;
         if (!File.Exists(spec.ModelPath))
@@ -32,6 +37,11 @@ internal sealed class OnnxBackbone : IBackboneEngine
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
         };
+        foreach (var (key, value) in sessionConfig ?? new Dictionary<string, string>())
+        {
+            _options.AddSessionConfigEntry(key, value);
+        }
+
         if (device is { Kind: DeviceKind.Cuda })
         {
             AppendCuda(_options, device);

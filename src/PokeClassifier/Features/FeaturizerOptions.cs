@@ -41,6 +41,31 @@ public sealed record FeaturizerOptions
     public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;
 
     /// <summary>
+    /// The arithmetic the backbone runs in. <see cref="FeaturePrecision.Int8"/> calibrates a quantized copy of the backbone on
+    /// <see cref="CalibrationImages"/> (or on the first images featurized) and caches it; each precision has its own
+    /// <see cref="ImageFeaturizer.Identity"/>, so features of one precision never stand in for another's.
+    /// </summary>
+    /// <value>The default is <see cref="FeaturePrecision.Fp32"/>.</value>
+    public FeaturePrecision Precision { get; init; } = FeaturePrecision.Fp32;
+
+    /// <summary>
+    /// Int8 only: the image files to calibrate on (the user's own training images; at most <see cref="CalibrationImageCount"/> of them
+    /// are used, spread evenly over the list). The featurizer calibrates, or finds the model in the cache, when it is created.
+    /// <see langword="null"/> calibrates on the images of the first <see cref="ImageFeaturizer.FeaturizeAsync"/> call (the training
+    /// images when the featurizer comes from <see cref="ImageClassification"/>).
+    /// </summary>
+    /// <value>The default is <see langword="null"/>.</value>
+    public IReadOnlyList<string>? CalibrationImages { get; init; }
+
+    /// <summary>Int8 only: how many images calibration uses at most.</summary>
+    /// <value>The default is 300.</value>
+    public int CalibrationImageCount { get; init; } = 300;
+
+    /// <summary>Int8 only: how the calibrated activations become quantization ranges.</summary>
+    /// <value>The default is <see cref="CalibrationMethod.Percentile"/>.</value>
+    public CalibrationMethod Calibration { get; init; } = CalibrationMethod.Percentile;
+
+    /// <summary>
     /// Whether each image's features are the mean of the features of the image and of its mirror image (horizontal-flip test-time
     /// augmentation, applied alike to training and test images, so a head learns the features it will see). Costs a second
     /// inference per image; the features are cached under their own identity.
@@ -75,6 +100,38 @@ public sealed record FeaturizerOptions
         if (CacheDirectory is { Length: 0 })
         {
             errors.Add($"{nameof(CacheDirectory)} must not be empty (use null for the default).");
+        }
+
+        if (!Enum.IsDefined(Precision))
+        {
+            errors.Add($"{nameof(Precision)} must be one of {string.Join(", ", Enum.GetNames<FeaturePrecision>())} (was {(int)Precision}).");
+        }
+
+        if (!Enum.IsDefined(Calibration))
+        {
+            errors.Add($"{nameof(Calibration)} must be one of {string.Join(", ", Enum.GetNames<CalibrationMethod>())} (was {(int)Calibration}).");
+        }
+
+        if (CalibrationImageCount is < 1 or > 100_000)
+        {
+            errors.Add($"{nameof(CalibrationImageCount)} must be between 1 and 100000 (was {CalibrationImageCount}).");
+        }
+
+        if (CalibrationImages is not null)
+        {
+            if (Precision != FeaturePrecision.Int8)
+            {
+                errors.Add($"{nameof(CalibrationImages)} is used only with {nameof(Precision)} {FeaturePrecision.Int8} (was {Precision}); leave it null.");
+            }
+
+            if (CalibrationImages.Count == 0)
+            {
+                errors.Add($"{nameof(CalibrationImages)} must not be empty (use null to calibrate on the first images featurized).");
+            }
+            else if (CalibrationImages.Any(string.IsNullOrWhiteSpace))
+            {
+                errors.Add($"{nameof(CalibrationImages)} must not contain null or empty paths.");
+            }
         }
 
         if (errors.Count > 0)

@@ -16,19 +16,25 @@ namespace PokeClassifier.Features;
 /// </summary>
 public sealed class ImageFeaturizer : IDisposable
 {
-    private readonly IBackboneEngine _backbone;
     private readonly Preprocessor _preprocessor;
     private readonly FeaturizerOptions _options;
+    private readonly SemaphoreSlim _calibrating = new(1, 1);
+    private IBackboneEngine? _backbone;
+    private string? _identity;
     private int _cacheWritesOff;
 
     /// <summary>
     /// Creates a featurizer for <paramref name="backbone"/>. A spec whose model file is not resolved yet (an empty
     /// <see cref="BackboneSpec.ModelPath"/> with <see cref="BackboneSpec.WeightSources"/>) takes it from the default weight cache;
     /// this constructor never downloads (see <see cref="WeightStore.ResolveAsync(BackboneSpec, string?, IProgress{DownloadProgress}?, CancellationToken)"/>).
+    /// With <see cref="FeaturePrecision.Int8"/> and <see cref="FeaturizerOptions.CalibrationImages"/> it calibrates here (or finds the
+    /// quantized model in the cache); without them, on the first <see cref="FeaturizeAsync"/> call.
     /// </summary>
-    /// <exception cref="ArgumentException">The spec is inconsistent (all problems listed).</exception>
+    /// <exception cref="ArgumentException">The spec or the options are inconsistent (all problems listed).</exception>
     /// <exception cref="ModelLoadException">The model is missing, unreadable or does not match the spec.</exception>
     /// <exception cref="WeightsUnavailableException">The spec's weights are not resolved and not in the cache.</exception>
+    /// <exception cref="NotSupportedException">The precision is not available on this machine or for this backbone (what is missing is named).</exception>
+    /// <exception cref="PokeClassifierException">Int8: none of the calibration images can be used.</exception>
     public ImageFeaturizer(BackboneSpec backbone, FeaturizerOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(backbone);
@@ -38,27 +44,44 @@ public sealed class ImageFeaturizer : IDisposable
         _options.Validate();
         Backbone = backbone;
         _preprocessor = new Preprocessor(backbone.Preprocessing, backbone.InputWidth, backbone.InputHeight);
-        _backbone = BackboneEngines.Create(backbone, _options.Parallelism, _options.IntraOpThreads, _options.Device);
         Cache = _options.UseCache ? new FeatureCache(_options.CacheDirectory) : null;
-        Identity = ComputeIdentity(backbone) + (_options.FlipAveraging ? "-hflip" : string.Empty);
-        if (Cache is not null)
+        switch (_options.Precision)
         {
-            try
-            {
-                Cache.Describe(Identity, $"{backbone}\npreprocessing: {backbone.Preprocessing.Describe()}\n");
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                TurnCacheWritesOff(e);
-            }
+            case FeaturePrecision.Int8:
+                if (_options.CalibrationImages is { } calibration)
+                {
+                    Quantize(calibration, CancellationToken.None);
+                }
+
+                break;
+            case FeaturePrecision.Bf16:
+                var missing = Bf16Problem(backbone);
+                if (missing is not null)
+                {
+                    throw new NotSupportedException(missing);
+                }
+
+                _backbone = BackboneEngines.Create(backbone, _options.Parallelism, _options.IntraOpThreads, _options.Device, new Dictionary<string, string> { ["mlas.enable_gemm_fastmath_arm64_bfloat16"] = "1" });
+                SetIdentity(PrecisionIdentity(ComputeIdentity(backbone), "bf16"), "precision: bf16 (ONNX Runtime fast-math GEMM)");
+                break;
+            default:
+                _backbone = BackboneEngines.Create(backbone, _options.Parallelism, _options.IntraOpThreads, _options.Device);
+                SetIdentity(ComputeIdentity(backbone), null);
+                break;
         }
     }
 
     /// <summary>The backbone.</summary>
     public BackboneSpec Backbone { get; }
 
+    /// <summary>The arithmetic the backbone runs in.</summary>
+    public FeaturePrecision Precision => _options.Precision;
+
+    /// <summary>Int8: the quantized model in use and how it was obtained; <see langword="null"/> at other precisions and before calibration.</summary>
+    public QuantizationInfo? Quantization { get; private set; }
+
     /// <summary>The shape of the backbone's feature output, batch dimension included.</summary>
-    internal IReadOnlyList<int> OutputShape => _backbone.OutputShape;
+    internal IReadOnlyList<int> OutputShape => Engine.OutputShape;
 
     /// <summary>The cache in use, or <see langword="null"/> when caching is off.</summary>
     public FeatureCache? Cache { get; }
@@ -71,10 +94,12 @@ public sealed class ImageFeaturizer : IDisposable
 
     /// <summary>
     /// The backbone's identity as used in cache keys: a hash of the model file's SHA-256, the preprocessing and the input size (and,
-    /// for TorchSharp, the engine and architecture the weights are loaded into). A different model file, preprocessing or size never
-    /// reuses another's features.
+    /// for TorchSharp, the engine and architecture the weights are loaded into), and for another precision than FP32 the precision
+    /// (and, for int8, the quantized model's SHA-256). A different model file, preprocessing, size or precision never reuses another's
+    /// features.
     /// </summary>
-    public string Identity { get; }
+    /// <exception cref="InvalidOperationException">Int8 without calibration images, before the first <see cref="FeaturizeAsync"/> call.</exception>
+    public string Identity => _identity ?? throw NotCalibrated();
 
     /// <summary>Featurizes <paramref name="items"/>. Images that fail to decode are listed in <see cref="FeatureSet.Failed"/>, never dropped silently.</summary>
     /// <exception cref="OperationCanceledException">Cancelled; entries written so far stay valid.</exception>
@@ -82,6 +107,23 @@ public sealed class ImageFeaturizer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(items);
         var watch = Stopwatch.StartNew();
+        if (_backbone is null && items.Count > 0)
+        {
+            await _calibrating.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                if (_backbone is null)
+                {
+                    var files = items.Select(i => i.Path).ToArray();
+                    await Task.Run(() => Quantize(files, cancellationToken), cancellationToken).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                _calibrating.Release();
+            }
+        }
+
         var features = new float[items.Count][];
         var failed = new ConcurrentBag<(int Index, SkippedFile File)>();
         int done = 0, hits = 0, computed = 0;
@@ -194,6 +236,7 @@ public sealed class ImageFeaturizer : IDisposable
     public float[] Featurize(byte[] imageBytes, string name = "image", CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(imageBytes);
+        _ = Engine;
         return Run(Prepare(ImageDecoder.DecodeRgba(imageBytes, name, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels)), cancellationToken);
     }
 
@@ -205,7 +248,11 @@ public sealed class ImageFeaturizer : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _backbone.Dispose();
+    public void Dispose()
+    {
+        _backbone?.Dispose();
+        _calibrating.Dispose();
+    }
 
     /// <summary>The backbone's input tensor of a decoded image, and of its mirror image when <see cref="FeaturizerOptions.FlipAveraging"/> is on.</summary>
     private float[][] Prepare(byte[] rgba)
@@ -225,10 +272,11 @@ public sealed class ImageFeaturizer : IDisposable
     /// <summary>The features of each view, averaged.</summary>
     private float[] Run(float[][] views, CancellationToken cancellationToken)
     {
-        var output = _backbone.Run(views[0], cancellationToken);
+        var engine = Engine;
+        var output = engine.Run(views[0], cancellationToken);
         for (var v = 1; v < views.Length; v++)
         {
-            var other = _backbone.Run(views[v], cancellationToken);
+            var other = engine.Run(views[v], cancellationToken);
             for (var k = 0; k < output.Length; k++)
             {
                 output[k] += other[k];
@@ -292,6 +340,115 @@ public sealed class ImageFeaturizer : IDisposable
             "(entries already there are still used). Free space, fix the folder's permissions, or choose another cache folder (--cache DIR, or --no-cache).";
         _options.CacheWarning?.Invoke(CacheProblem);
     }
+
+    /// <summary>Why <see cref="FeaturePrecision.Bf16"/> cannot run here, or <see langword="null"/> when it can.</summary>
+    internal static string? Bf16Problem(BackboneSpec backbone)
+    {
+        if (backbone.Engine != BackboneEngine.OnnxRuntime)
+        {
+            return $"Precision Bf16 needs an ONNX Runtime backbone; '{backbone.Name}' runs on {backbone.Engine}. Use Fp32, or Int8 (which quantizes the backbone's ONNX graph).";
+        }
+
+        var cpu = CpuDescription(out var flags);
+        if (System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture != System.Runtime.InteropServices.Architecture.Arm64)
+        {
+            var x86 = flags.Count == 0
+                ? string.Empty
+                : $" (AVX2: {(flags.Contains("avx2") ? "yes" : "no")}, AVX-512 BF16: {(flags.Contains("avx512_bf16") ? "yes" : "no")}, AMX-BF16: {(flags.Contains("amx_bf16") ? "yes" : "no")})";
+            return $"Precision Bf16 is not available on this machine: ONNX Runtime's CPU provider runs bfloat16 only through its ARM64 fast-math GEMM " +
+                   $"(session option mlas.enable_gemm_fastmath_arm64_bfloat16) and has no bfloat16 kernels for {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}; " +
+                   $"this process runs on {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, CPU {cpu}{x86}. Use Fp32 or Int8.";
+        }
+
+        return flags.Contains("bf16")
+            ? null
+            : $"Precision Bf16 is not available on this machine: ONNX Runtime's ARM64 fast-math GEMM needs the CPU's BF16 extension, which CPU {cpu} does not report (no 'bf16' in /proc/cpuinfo). Use Fp32 or Int8.";
+    }
+
+    private static string CpuDescription(out HashSet<string> flags)
+    {
+        flags = new HashSet<string>(StringComparer.Ordinal);
+        var model = "(unknown model)";
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+            {
+                foreach (var line in File.ReadLines("/proc/cpuinfo"))
+                {
+                    var colon = line.IndexOf(':', StringComparison.Ordinal);
+                    if (colon < 0)
+                    {
+                        continue;
+                    }
+
+                    var key = line[..colon].Trim();
+                    if (key is "model name" or "Model" && model.StartsWith('('))
+                    {
+                        model = line[(colon + 1)..].Trim();
+                    }
+                    else if (key is "flags" or "Features" && flags.Count == 0)
+                    {
+                        flags.UnionWith(line[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+                    }
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
+
+        return $"'{model}'";
+    }
+
+    private IBackboneEngine Engine => _backbone ?? throw NotCalibrated();
+
+    private InvalidOperationException NotCalibrated() => new(
+        $"The int8 featurizer of '{Backbone.Name}' is not calibrated yet: give {nameof(FeaturizerOptions)}.{nameof(FeaturizerOptions.CalibrationImages)}, or call {nameof(FeaturizeAsync)} first (it calibrates on its images).");
+
+    /// <summary>Calibrates (or finds in the cache) the int8 model on <paramref name="files"/> and starts its sessions.</summary>
+    private void Quantize(IReadOnlyList<string> files, CancellationToken cancellationToken)
+    {
+        var picked = Backbones.Onnx.Int8Calibrator.Spread(files, _options.CalibrationImageCount);
+        var (spec, info) = Backbones.Onnx.Int8Calibrator.Ensure(
+            Backbone, picked, _options.Calibration, Backbones.Onnx.Int8Calibrator.DirectoryFor(_options), _options.Parallelism * _options.IntraOpThreads, _options.MaxDecodePixels, cancellationToken);
+        IBackboneEngine engine;
+        try
+        {
+            engine = BackboneEngines.Create(spec, _options.Parallelism, _options.IntraOpThreads, _options.Device);
+        }
+        catch (ModelLoadException) when (info.FromCache)
+        {
+            // A damaged cache entry: calibrate again.
+            File.Delete(spec.ModelPath);
+            (spec, info) = Backbones.Onnx.Int8Calibrator.Ensure(
+                Backbone, picked, _options.Calibration, Backbones.Onnx.Int8Calibrator.DirectoryFor(_options), _options.Parallelism * _options.IntraOpThreads, _options.MaxDecodePixels, cancellationToken);
+            engine = BackboneEngines.Create(spec, _options.Parallelism, _options.IntraOpThreads, _options.Device);
+        }
+
+        Quantization = info;
+        SetIdentity(PrecisionIdentity(ComputeIdentity(Backbone), "int8:" + HashFile(spec.ModelPath)), $"precision: int8, {info.Method} calibration on {info.CalibrationImages} images, model {spec.ModelPath}");
+        _backbone = engine;
+    }
+
+    private void SetIdentity(string identity, string? precision)
+    {
+        identity += _options.FlipAveraging ? "-hflip" : string.Empty;
+        _identity = identity;
+        if (Cache is not null)
+        {
+            try
+            {
+                Cache.Describe(identity, $"{Backbone}\npreprocessing: {Backbone.Preprocessing.Describe()}\n{(precision is null ? string.Empty : precision + "\n")}");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                TurnCacheWritesOff(e);
+            }
+        }
+    }
+
+    internal static string PrecisionIdentity(string fp32Identity, string precision) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{fp32Identity}|{precision}")))[..24];
 
     internal static string ComputeIdentity(BackboneSpec spec)
     {

@@ -127,7 +127,7 @@ internal sealed class OnnxGraphBuilder
     private const int FloatType = 1;
     private const int Int64Type = 7;
     private readonly List<(string Name, IReadOnlyList<OnnxDim> Shape)> _inputs = [];
-    private readonly List<(string Name, IReadOnlyList<OnnxDim> Shape, int ElementType)> _outputs = [];
+    private readonly List<(string Name, IReadOnlyList<OnnxDim>? Shape, int ElementType)> _outputs = [];
     private readonly List<(string Key, string Value)> _metadata = [];
     private readonly List<(string Domain, long Version)> _extraOpsets = [];
     private readonly List<(string Name, long[] Dims, int DataType, byte[] Raw)> _initializers = [];
@@ -156,11 +156,14 @@ internal sealed class OnnxGraphBuilder
         return this;
     }
 
-    /// <summary>A tensor output of the graph, float unless <paramref name="elementType"/> says otherwise (ONNX codes: 7 int64, 8 string).</summary>
-    public OnnxGraphBuilder AddOutput(string name, IReadOnlyList<OnnxDim> shape, int elementType = FloatType)
+    /// <summary>
+    /// A tensor output of the graph, float unless <paramref name="elementType"/> says otherwise (ONNX codes: 7 int64, 8 string);
+    /// a <see langword="null"/> shape declares the output without one (ONNX Runtime infers it).
+    /// </summary>
+    public OnnxGraphBuilder AddOutput(string name, IReadOnlyList<OnnxDim>? shape, int elementType = FloatType)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        _outputs.Add((name, [.. shape], elementType));
+        _outputs.Add((name, shape is null ? null : [.. shape], elementType));
         return this;
     }
 
@@ -445,12 +448,17 @@ internal sealed class OnnxGraphBuilder
         a.WriteInt64(20, (long)attribute.Kind); // type
     }
 
-    private static void WriteValueInfo(ProtoWriter v, string name, IReadOnlyList<OnnxDim> shape, int elementType)
+    private static void WriteValueInfo(ProtoWriter v, string name, IReadOnlyList<OnnxDim>? shape, int elementType)
     {
         v.WriteString(1, name);
         v.WriteMessage(2, type => type.WriteMessage(1, tensor => // TypeProto.tensor_type
         {
             tensor.WriteInt64(1, elementType); // elem_type
+            if (shape is null)
+            {
+                return;
+            }
+
             tensor.WriteMessage(2, s => // shape
             {
                 foreach (var dim in shape)

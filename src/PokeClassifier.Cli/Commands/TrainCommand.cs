@@ -10,10 +10,6 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
 {
     public sealed class Settings : DataSettings
     {
-        [CommandArgument(0, "<data>")]
-        [Description("A folder with one sub-folder per class, or a manifest .csv (columns path and label, optionally group).")]
-        public string Data { get; init; } = string.Empty;
-
         [CommandOption("-o|--out <FILE>")]
         [Description("Where to save the model (a zip that is also a plain ML.NET model).")]
         [DefaultValue("model.zip")]
@@ -46,10 +42,15 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
         var console = cli.Console;
         var run = await ProgressView.RunAsync(console, async view =>
         {
-            var dataset = await Inputs.LoadAsync(settings.Data, settings.ClassList(), view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
+            var (dataset, fixedSplit) = await Inputs.LoadWithSplitAsync(settings, view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
             var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights).WithHead(head).WithFeaturizer(settings.FeaturizerOptions());
+            if (fixedSplit is not null)
+            {
+                builder = builder.WithSplit(fixedSplit);
+            }
+
             var progress = view.For<ClassificationProgress>((v, p) => v.Report(Stage(p.Stage), p.Completed, p.Total));
-            if (split.TestFraction == 0)
+            if (fixedSplit is null && split.TestFraction == 0)
             {
                 var classifier = await builder.TrainAsync(dataset.Items, progress, cancellationToken).ConfigureAwait(false);
                 view.Complete();
@@ -90,7 +91,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
                 },
             };
             var result = single with { Protocol = $"split: {evaluated.Split}", Seed = settings.Seed, Configurations = [configuration] };
-            Reports.Write(console, result, settings.Report, settings.Data);
+            Reports.Write(console, result, settings.Report, settings.DataName);
         }
 
         if (run.Dataset.Skipped.Count > 0)

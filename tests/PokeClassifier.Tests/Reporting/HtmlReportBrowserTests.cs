@@ -89,8 +89,21 @@ public sealed class HtmlReportBrowserTests : IAsyncLifetime
         return values.EnumerateArray().Select(v => v.GetDouble()).ToArray();
     }
 
+    /// <summary>The outermost elements that stick out of the page with no scrolling box around them: what makes it overflow.</summary>
     private static async Task<string> Widest(CdpPage page) =>
-        (await page.EvaluateAsync("[...document.querySelectorAll('body *')].map(e => [e.tagName + (e.id ? '#' + e.id : '') + (e.className && e.className.baseVal === undefined ? '.' + e.className : ''), e.getBoundingClientRect().right]).sort((a, b) => b[1] - a[1]).slice(0, 5).map(x => x.join(' ')).join('; ')")).GetString() ?? string.Empty;
+        (await page.EvaluateAsync("""
+            (() => {
+              const cw = document.documentElement.clientWidth, out = [];
+              const clipped = e => { for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) { if (getComputedStyle(a).overflowX !== 'visible') return true; } return false; };
+              for (const e of document.querySelectorAll('body *')) {
+                const r = e.getBoundingClientRect();
+                if (r.right > cw + 1 && !clipped(e) && !(e.parentElement && e.parentElement.getBoundingClientRect().right > cw + 1 && !clipped(e.parentElement))) {
+                  out.push(`${e.tagName}${e.id ? '#' + e.id : ''}${typeof e.className === 'string' && e.className ? '.' + e.className : ''} in ${e.closest('section')?.id} right ${Math.round(r.right)}: ${(e.textContent || '').trim().slice(0, 60)}`);
+                }
+              }
+              return out.slice(0, 8).join(' | ');
+            })()
+            """)).GetString() ?? string.Empty;
 
     /// <summary>Two configurations over <paramref name="classCount"/> classes (one with a training history), with real thumbnails.</summary>
     private ExperimentResult Result(int classCount)
@@ -152,7 +165,7 @@ public sealed class HtmlReportBrowserTests : IAsyncLifetime
             Protocol = "split: train 1000, validation 0, test 450",
             Seed = 1,
             Configurations = [Configuration("resnet18 + lbfgs", 0.3, history: false), Configuration("resnet18 + dense256", 0.2, history: true)],
-            Skipped = [new Data.SkippedFile { Path = Path.Combine(images, "broken.png"), Label = classes[0], Reason = Data.SkipReason.Truncated, Detail = "the image data ends early" }],
+            Skipped = [new PokeClassifier.Data.SkippedFile { Path = Path.Combine(images, "broken.png"), Label = classes[0], Reason = PokeClassifier.Data.SkipReason.Truncated, Detail = "the image data ends early" }],
         };
     }
 }

@@ -40,6 +40,9 @@ public static class CliApp
             config.AddCommand<EvaluateCommand>("evaluate")
                 .WithDescription("Evaluate a saved model on labelled images; print the metrics and optionally write the reports.")
                 .WithExample("evaluate", "model.zip", "holdout", "--report", "report");
+            config.AddCommand<FeaturizeCommand>("featurize")
+                .WithDescription("Fill the feature cache for a dataset, or one shard of it (--shard i/n, one process or machine per shard, one shared --cache folder), so that 'train' and 'compare' run no inference.")
+                .WithExample("featurize", "data/pokemon/manifest.csv", "--cache", "/mnt/shared/features", "--shard", "0/4");
             config.AddCommand<PredictCommand>("predict")
                 .WithDescription("Classify image files or folders with a saved model and print the top-k labels.")
                 .WithExample("predict", "model.zip", "pikachu.png", "more-images", "--top", "3");
@@ -54,15 +57,19 @@ public static class CliApp
 
         try
         {
-            return await app.RunAsync(args, cancellationToken).ConfigureAwait(false);
+            var code = await app.RunAsync(args, cancellationToken).ConfigureAwait(false);
+            context.FlushWarnings();
+            return code;
         }
         catch (Exception e) when (Unwrap(e) is OperationCanceledException)
         {
+            context.FlushWarnings();
             ErrorLine(errorConsole, "cancelled", "stopped on request. The feature cache is consistent: entries written so far are complete and the next run reuses them.");
             return ExitCodes.Cancelled;
         }
         catch (Exception e)
         {
+            context.FlushWarnings();
             var inner = Unwrap(e);
             var (code, message) = Classify(inner);
             ErrorLine(errorConsole, "error", OneLine(message));
@@ -86,9 +93,20 @@ public static class CliApp
 
     private static Exception Unwrap(Exception e)
     {
-        while (e is AggregateException { InnerExceptions.Count: 1 } a)
+        while (true)
         {
-            e = a.InnerExceptions[0];
+            if (e is AggregateException { InnerExceptions.Count: 1 } a)
+            {
+                e = a.InnerExceptions[0];
+            }
+            else if (e is System.Reflection.TargetInvocationException { InnerException: { } inner })
+            {
+                e = inner;
+            }
+            else
+            {
+                break;
+            }
         }
 
         return e;
@@ -123,10 +141,28 @@ public static class CliApp
     }
 }
 
-/// <summary>What every command needs from the host: where to write.</summary>
+/// <summary>What every command needs from the host: where to write, and the warnings raised while a progress display runs.</summary>
 internal sealed class CliContext(IAnsiConsole console, IAnsiConsole errors)
 {
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _warnings = new();
+    private readonly HashSet<string> _printed = new(StringComparer.Ordinal);
+
     public IAnsiConsole Console { get; } = console;
 
     public IAnsiConsole Errors { get; } = errors;
+
+    /// <summary>Queues a warning (thread-safe; library callbacks call it from worker threads); printed once by <see cref="FlushWarnings"/>.</summary>
+    public void Warn(string message) => _warnings.Enqueue(message);
+
+    /// <summary>Prints each queued warning once, as one <c>warning:</c> line on the error console.</summary>
+    public void FlushWarnings()
+    {
+        while (_warnings.TryDequeue(out var message))
+        {
+            if (_printed.Add(message))
+            {
+                CliApp.ErrorLine(Errors, "warning", message);
+            }
+        }
+    }
 }

@@ -17,13 +17,14 @@ internal static class Inputs
     /// </summary>
     public static readonly IReadOnlyDictionary<string, Func<HeadConfiguration>> Heads = new Dictionary<string, Func<HeadConfiguration>>(StringComparer.OrdinalIgnoreCase)
     {
-        ["lbfgs"] = () => HeadConfiguration.MLNet(MLNetTrainer.LbfgsMaximumEntropy),
+        ["lbfgs"] = () => HeadConfiguration.MLNet(new MLNetHeadOptions { Trainer = MLNetTrainer.LbfgsMaximumEntropy, ChooseL2OnValidation = true }),
         ["sdca"] = () => HeadConfiguration.MLNet(MLNetTrainer.SdcaMaximumEntropy),
         ["lightgbm"] = () => HeadConfiguration.MLNet(MLNetTrainer.LightGbm),
         ["gap"] = () => HeadConfiguration.Custom(CustomHeadOptions.GlobalAveragePoolDense()),
         ["dense256"] = () => HeadConfiguration.Custom(CustomHeadOptions.FlattenDense256()),
         ["mlp"] = () => HeadConfiguration.Custom(CustomHeadOptions.Mlp(0.5, 256)),
-        ["finetune"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), fineTune: new FineTuneOptions { UnfreezeLastBlocks = 2, InputSize = 128 }),
+        ["finetune"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), TrainingOptions.RecommendedFineTune, FineTuneOptions.Recommended),
+        ["finetune-last2"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), fineTune: new FineTuneOptions { UnfreezeLastBlocks = 2, InputSize = 128 }),
     };
 
     /// <summary>
@@ -53,6 +54,24 @@ internal static class Inputs
             "vgg16" => BackboneSpec.VGG16Onnx(),
             _ => throw CliException.Usage($"unknown backbone '{name}'. Available: {string.Join(", ", Backbones)}, or a path to an .onnx file."),
         };
+    }
+
+    /// <summary>The shard named by <c>--shard i/n</c>, or every image when the option is absent.</summary>
+    public static PokeClassifier.Features.ShardSpec Shard(string? text)
+    {
+        if (text is null)
+        {
+            return PokeClassifier.Features.ShardSpec.All;
+        }
+
+        try
+        {
+            return PokeClassifier.Features.ShardSpec.Parse(text);
+        }
+        catch (FormatException e)
+        {
+            throw CliException.Usage($"--shard {e.Message}");
+        }
     }
 
     public static HeadConfiguration Head(string name) => Heads.TryGetValue(name.Trim(), out var head)
@@ -160,64 +179,34 @@ internal static class Inputs
     }
 
     /// <summary>
-    /// Image files named on the command line, read lazily: files as given, folders walked recursively (ordinal order within a
-    /// folder, its files before its sub-folders; hidden entries, sidecar files and symbolic links to folders skipped). Every path is
-    /// checked to exist at once; the walk itself runs as the files are consumed, so 50,000 files are never listed in memory.
+    /// Image files named on the command line: files as given, folders searched recursively (hidden entries and sidecar files
+    /// ignored, links to folders not followed); FIFOs, devices and folders that cannot be listed come back as skipped, never opened.
     /// </summary>
-    public static IEnumerable<string> ExpandImages(IReadOnlyList<string> paths)
+    public static (IReadOnlyList<string> Files, IReadOnlyList<SkippedFile> Skipped) ExpandImages(IEnumerable<string> paths)
     {
-        foreach (var path in paths)
+        var list = paths.ToArray();
+        foreach (var path in list)
         {
-            if (!File.Exists(path) && !Directory.Exists(path))
+            if (!File.Exists(path) && !Directory.Exists(path) && !IsLink(path))
             {
                 throw CliException.DataError($"'{path}' does not exist. Pass image files or folders of images.");
             }
         }
 
-        return Walk(paths);
+        var listing = ImageDataset.ListFiles(list);
+        var named = list.ToHashSet(StringComparer.Ordinal);
+        return (listing.Files.Where(f => named.Contains(f) || !IsSidecar(f)).ToArray(), listing.Skipped);
+    }
 
-        static IEnumerable<string> Walk(IReadOnlyList<string> paths)
+    private static bool IsLink(string path)
+    {
+        try
         {
-            foreach (var path in paths)
-            {
-                if (!Directory.Exists(path))
-                {
-                    yield return path;
-                    continue;
-                }
-
-                var pending = new Stack<string>();
-                pending.Push(path);
-                while (pending.Count > 0)
-                {
-                    var dir = pending.Pop();
-                    string[] files, dirs;
-                    try
-                    {
-                        var options = new EnumerationOptions { AttributesToSkip = FileAttributes.Hidden, IgnoreInaccessible = false };
-                        files = Directory.EnumerateFiles(dir, "*", options).Where(f => !Path.GetFileName(f).StartsWith('.') && !IsSidecar(f)).Order(StringComparer.Ordinal).ToArray();
-                        dirs = Directory.EnumerateDirectories(dir, "*", options)
-                            .Where(d => !Path.GetFileName(d).StartsWith('.') && !new DirectoryInfo(d).Attributes.HasFlag(FileAttributes.ReparsePoint))
-                            .Order(StringComparer.Ordinal).ToArray();
-                    }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                    {
-                        // A folder that cannot be listed becomes a row of its own ("a folder, not an image file").
-                        files = [dir];
-                        dirs = [];
-                    }
-
-                    foreach (var file in files)
-                    {
-                        yield return file;
-                    }
-
-                    for (var i = dirs.Length - 1; i >= 0; i--)
-                    {
-                        pending.Push(dirs[i]);
-                    }
-                }
-            }
+            return new FileInfo(path).LinkTarget is not null;
+        }
+        catch (IOException)
+        {
+            return false;
         }
     }
 

@@ -76,5 +76,50 @@ internal static class Output
         console.Write(table);
     }
 
+    /// <summary>How many skipped files are printed; beyond it the full list goes to a file whose path is printed.</summary>
+    public const int SkippedShown = 20;
+
+    /// <summary>
+    /// Lists skipped files: every one when there are at most <see cref="SkippedShown"/>, else the first ones and the path of a CSV
+    /// with all of them (in <paramref name="folder"/> when given, else in the temporary folder).
+    /// </summary>
+    public static void Skipped(IAnsiConsole console, IReadOnlyCollection<PokeClassifier.Data.SkippedFile> skipped, string? folder = null)
+    {
+        if (skipped.Count == 0)
+        {
+            return;
+        }
+
+        var distinct = skipped.DistinctBy(s => (s.Path, s.Reason)).OrderBy(s => s.Path, StringComparer.Ordinal).ToArray();
+        console.MarkupLine($"[yellow]{distinct.Length} file(s) skipped[/]{(distinct.Length > SkippedShown ? $", the first {SkippedShown}" : string.Empty)}:");
+        foreach (var s in distinct.Take(SkippedShown))
+        {
+            console.MarkupLine($"  {Markup.Escape(s.ToString())}");
+        }
+
+        if (distinct.Length <= SkippedShown)
+        {
+            return;
+        }
+
+        var path = Path.GetFullPath(folder is null
+            ? Path.Combine(Path.GetTempPath(), $"pokeclassifier-skipped-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Environment.ProcessId}.csv")
+            : Path.Combine(folder, "skipped.csv"));
+        try
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            var lines = distinct.Select(s => string.Join(",", Csv(s.Path), Csv(s.Label ?? string.Empty), s.Reason.ToString(), Csv(s.Detail)));
+            File.WriteAllLines(path, lines.Prepend("path,label,reason,detail"));
+            console.MarkupLine($"  ... the full list of {distinct.Length} is in {Markup.Escape(path)}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            console.MarkupLine($"  ... and {distinct.Length - SkippedShown} more (the full list could not be written to {Markup.Escape(path)}: {Markup.Escape(e.Message)}); run with --report DIR to keep it");
+        }
+    }
+
+    private static string Csv(string value) =>
+        value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+
     public static string N(double value) => value.ToString("0.0000", CultureInfo.InvariantCulture);
 }

@@ -67,6 +67,8 @@ public sealed record ClassificationBuilder
 
     internal DatasetLoadOptions LoadOptions { get; init; } = new();
 
+    internal TrainingBudget? Budget { get; init; }
+
     /// <summary>Split by fractions (stratified; group-aware whenever the dataset has groups).</summary>
     public ClassificationBuilder WithSplit(SplitOptions options)
     {
@@ -167,6 +169,17 @@ public sealed record ClassificationBuilder
     /// <summary>Turns the feature cache off.</summary>
     public ClassificationBuilder WithoutFeatureCache() => this with { Featurizer = Copy(Featurizer, useCache: false, null) };
 
+    /// <summary>
+    /// Lets the library choose the recipe that fits <paramref name="budget"/> on this machine (<see cref="TrainingBudget"/>): it measures
+    /// the backbone's training speed first, then trains the frozen, flip-averaged or fine-tuned recipe that fits, replacing the head
+    /// set before. <see cref="ClassificationRun.Plan"/> says what was chosen and why.
+    /// </summary>
+    public ClassificationBuilder WithTimeBudget(TrainingBudget budget)
+    {
+        ArgumentNullException.ThrowIfNull(budget);
+        return this with { Budget = budget };
+    }
+
     /// <summary>Options for loading the dataset from disk.</summary>
     public ClassificationBuilder WithLoadOptions(DatasetLoadOptions options)
     {
@@ -183,12 +196,24 @@ public sealed record ClassificationBuilder
     public async Task<ClassificationRun> RunAsync(IProgress<ClassificationProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         Validate();
+        var clock = Stopwatch.StartNew();
 
         // Weights first: a missing or undownloadable backbone fails before any image is read.
         var backbone = await ResolveBackboneAsync(progress, cancellationToken).ConfigureAwait(false);
         var dataset = await LoadAsync(progress, cancellationToken).ConfigureAwait(false);
         var split = FixedSplit ?? (SplitFile is not null ? DatasetSplit.FromFile(dataset, SplitFile) : dataset.Split(SplitOptions));
-        var classifier = await TrainCoreAsync(backbone, split.Classes, split.Train, split.Validation, progress, cancellationToken).ConfigureAwait(false);
+        var run = this;
+        BudgetPlan? plan = null;
+        if (Budget is { } budget)
+        {
+            var validationShare = split.Validation.Count > 0 ? split.Validation.Count : (int)(split.Train.Count * TrainingOptions.RecommendedFineTune.ValidationFraction);
+            plan = await Task.Run(
+                () => BudgetPlanner.Plan(backbone, split.Train.Count - (split.Validation.Count > 0 ? 0 : validationShare), validationShare, split.Test.Count, budget, clock.Elapsed, Environment.ProcessorCount, cancellationToken),
+                cancellationToken).ConfigureAwait(false);
+            run = this with { Head = plan.Head, Featurizer = Featurizer with { FlipAveraging = plan.FlipAveraging } };
+        }
+
+        var classifier = await run.TrainCoreAsync(backbone, split.Classes, split.Train, split.Validation, progress, cancellationToken).ConfigureAwait(false);
         try
         {
             var watch = Stopwatch.StartNew();
@@ -197,7 +222,7 @@ public sealed record ClassificationBuilder
                 progress is null ? null : new StageProgress(progress, ClassificationStage.Evaluating),
                 cancellationToken).ConfigureAwait(false);
             var timings = classifier.Timings with { Evaluation = watch.Elapsed };
-            return new ClassificationRun(dataset, split, classifier.Classifier, evaluation, classifier.Skipped, timings);
+            return new ClassificationRun(dataset, split, classifier.Classifier, evaluation, classifier.Skipped, timings) { Plan = plan, Elapsed = clock.Elapsed };
         }
         catch
         {
@@ -263,9 +288,8 @@ public sealed record ClassificationBuilder
         }
 
         // Only heads trained in epochs use a validation set: the split's, else a group-aware share of the training images.
-        var custom = Head as CustomHeadConfiguration;
-        var loop = custom?.Training ?? (Head as FineTuneHeadConfiguration)?.Training;
-        if (loop is null)
+        var trainer = Head.CreateTrainer();
+        if (trainer.Loop is not { } loop)
         {
             validation = [];
         }
@@ -274,11 +298,11 @@ public sealed record ClassificationBuilder
             (train, validation) = Splitter.Holdout(train, loop.ValidationFraction, loop.Seed ?? SplitOptions.Seed);
         }
 
-        if (Head is FineTuneHeadConfiguration fineTune)
+        if (!trainer.UsesFeatures)
         {
             progress?.Report(new ClassificationProgress(ClassificationStage.Training, 0, 1));
             var result = await Task.Run(
-                () => FineTuner.Train(backbone, classes, train, validation, fineTune, Featurizer, SplitOptions.Seed, progress is null ? null : new TrainingStage(progress), cancellationToken),
+                () => trainer.TrainFromImages(backbone, classes, train, validation, Featurizer, SplitOptions.Seed, progress is null ? null : new TrainingStage(progress), cancellationToken),
                 cancellationToken).ConfigureAwait(false);
             progress?.Report(new ClassificationProgress(ClassificationStage.Training, 1, 1));
             return (result.Classifier, new RunTimings { Featurization = result.Preparation, Training = result.Training, Computed = result.FrozenActivationsComputed }, result.Skipped);
@@ -299,22 +323,9 @@ public sealed record ClassificationBuilder
             var trainRows = Enumerable.Range(0, features.Items.Count).Where(r => !validationPaths.Contains(features.Items[r].Path)).ToArray();
             var validationRows = Enumerable.Range(0, features.Items.Count).Where(r => validationPaths.Contains(features.Items[r].Path)).ToArray();
             var shape = featurizer.OutputShape.ToArray();
-            IClassifierHead head = custom is null
-                ? await Task.Run(
-                    () => MLNetHead.Train(classes, trainRows.Select(r => features.Items[r].Label).ToArray(), trainRows.Select(features.Raw).ToArray(), shape, ((MLNetHeadConfiguration)Head).Options, SplitOptions.Seed, cancellationToken),
-                    cancellationToken).ConfigureAwait(false)
-                : await Task.Run(
-                    () => TorchHead.Train(
-                        classes,
-                        (trainRows.Select(features.Raw).ToArray(), trainRows.Select(r => features.Items[r].Label).ToArray()),
-                        validationRows.Length == 0 ? null : (validationRows.Select(features.Raw).ToArray(), validationRows.Select(r => features.Items[r].Label).ToArray()),
-                        shape,
-                        custom.Head,
-                        custom.Training,
-                        SplitOptions.Seed,
-                        progress is null ? null : new TrainingStage(progress),
-                        cancellationToken),
-                    cancellationToken).ConfigureAwait(false);
+            var head = await Task.Run(
+                () => trainer.Train(classes, FeatureRows.Of(features, trainRows), validationRows.Length == 0 ? null : FeatureRows.Of(features, validationRows), shape, SplitOptions.Seed, progress is null ? null : new TrainingStage(progress), cancellationToken),
+                cancellationToken).ConfigureAwait(false);
             progress?.Report(new ClassificationProgress(ClassificationStage.Training, 1, 1));
             var timings = new RunTimings { Featurization = featurization, Training = watch.Elapsed, CacheHits = features.CacheHits, Computed = features.Computed };
             return (new TrainedClassifier(featurizer, ownsFeaturizer: true, head, Head.Description), timings, features.Failed);
@@ -338,14 +349,7 @@ public sealed record ClassificationBuilder
         return await store.ResolveAsync(spec, WeightsPath, progress is null ? null : new DownloadStage(progress), cancellationToken).ConfigureAwait(false);
     }
 
-    private static FeaturizerOptions Copy(FeaturizerOptions o, bool useCache, string? directory) => new()
-    {
-        Parallelism = o.Parallelism,
-        IntraOpThreads = o.IntraOpThreads,
-        MaxDecodePixels = o.MaxDecodePixels,
-        UseCache = useCache,
-        CacheDirectory = directory ?? o.CacheDirectory,
-    };
+    private static FeaturizerOptions Copy(FeaturizerOptions o, bool useCache, string? directory) => o with { UseCache = useCache, CacheDirectory = directory ?? o.CacheDirectory };
 
     private sealed class StageProgress(IProgress<ClassificationProgress> inner, ClassificationStage stage) : IProgress<FeaturizationProgress>
     {

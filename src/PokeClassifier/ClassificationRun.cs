@@ -42,6 +42,12 @@ public sealed class ClassificationRun : IDisposable
         Skipped = dataset.Skipped.Concat(trainingSkipped).Concat(evaluation.Skipped).ToArray();
     }
 
+    /// <summary>What a time budget chose (<see cref="ClassificationBuilder.WithTimeBudget"/>); <see langword="null"/> without one.</summary>
+    public BudgetPlan? Plan { get; init; }
+
+    /// <summary>Wall time of the whole run, from the call to the evaluated classifier.</summary>
+    public TimeSpan Elapsed { get; init; }
+
     /// <summary>The dataset.</summary>
     public ImageDataset Dataset { get; }
 

@@ -139,7 +139,6 @@ public sealed record Experiment
     /// <exception cref="DatasetException">The dataset cannot be split as asked, or a training set has fewer than two classes.</exception>
     /// <exception cref="ModelLoadException">A backbone cannot be loaded.</exception>
     /// <exception cref="WeightsUnavailableException">A backbone's weights are neither at the given path, nor cached, nor downloadable.</exception>
-    /// <exception cref="NotSupportedException">A head's training path is not available in this version.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; the feature cache stays consistent.</exception>
     public async Task<ExperimentResult> RunAsync(IProgress<ExperimentProgress>? progress = null, CancellationToken cancellationToken = default)
     {
@@ -153,7 +152,8 @@ public sealed record Experiment
         var classes = splits[0].Classes;
 
         // Validation images are featurized only for heads that train in epochs; ML.NET heads train on the training set alone.
-        var needsValidation = Configurations.Any(c => c.Head is CustomHeadConfiguration);
+        var trainers = Configurations.Select(c => c.Head.CreateTrainer()).ToArray();
+        var needsValidation = trainers.Any(t => t.UsesFeatures && t.Loop is not null);
         var items = splits.SelectMany(s => needsValidation ? s.Train.Concat(s.Validation).Concat(s.Test) : s.Train.Concat(s.Test)).DistinctBy(i => i.Path, StringComparer.Ordinal).ToArray();
         var skipped = new List<SkippedFile>(Dataset.Skipped);
         var results = new ConfigurationResult?[Configurations.Count];
@@ -168,7 +168,7 @@ public sealed record Experiment
             var featureProgress = progress is null ? null : new FeatureProgress(progress, backbone.Name);
             var watch = Stopwatch.StartNew();
             // Fine-tuning trains from the images, not from the frozen features: a backbone used only for fine-tuning featurizes nothing here.
-            var features = group.All(x => x.Config.Head is FineTuneHeadConfiguration)
+            var features = group.All(x => !trainers[x.Index].UsesFeatures)
                 ? await featurizer.FeaturizeAsync([], null, cancellationToken).ConfigureAwait(false)
                 : await featurizer.FeaturizeAsync(items, featureProgress, cancellationToken).ConfigureAwait(false);
             var featurizationSeconds = watch.Elapsed.TotalSeconds;
@@ -192,9 +192,10 @@ public sealed record Experiment
                     {
                         var subject = splits.Count > 1 ? $"{config.Name}, fold {f + 1}/{splits.Count}" : config.Name;
                         progress?.Report(new ExperimentProgress(ExperimentStage.Training, subject, unitsDone, units));
-                        if (config.Head is FineTuneHeadConfiguration fineTune)
+                        var trainer = trainers[index];
+                        if (!trainer.UsesFeatures)
                         {
-                            var tuned = await FineTuneFoldAsync(backbone, classes, splits[f], fineTune, seed, progress is null ? null : new TrainingStage(progress, subject, unitsDone, units), cancellationToken).ConfigureAwait(false);
+                            var tuned = await FineTuneFoldAsync(backbone, classes, splits[f], trainer, seed, progress is null ? null : new TrainingStage(progress, subject, unitsDone, units), cancellationToken).ConfigureAwait(false);
                             fineTunePreparationSeconds += tuned.PreparationSeconds;
                             skipped.AddRange(tuned.Skipped);
                             pooled.AddRange(tuned.Evaluation.Predictions);
@@ -227,14 +228,16 @@ public sealed record Experiment
                         }
 
                         var validation = Array.Empty<int>();
-                        if (config.Head is CustomHeadConfiguration custom)
+                        if (trainer.Loop is { } loop)
                         {
-                            (train, validation) = ValidationRows(splits[f], custom.Training.ValidationFraction, custom.Training.Seed ?? seed, rowByPath);
+                            (train, validation) = ValidationRows(splits[f], loop.ValidationFraction, loop.Seed ?? seed, rowByPath);
                         }
 
                         var fit = Stopwatch.StartNew();
                         var trainingProgress = progress is null ? null : new TrainingStage(progress, subject, unitsDone, units);
-                        var head = await Task.Run(() => TrainHead(config.Head, classes, features, train, validation, featurizer, seed, trainingProgress, cancellationToken), cancellationToken).ConfigureAwait(false);
+                        var head = await Task.Run(
+                            () => trainer.Train(classes, FeatureRows.Of(features, train), validation.Length == 0 ? null : FeatureRows.Of(features, validation), [.. featurizer.OutputShape], seed, trainingProgress, cancellationToken),
+                            cancellationToken).ConfigureAwait(false);
                         var trainingSeconds = fit.Elapsed.TotalSeconds;
                         var scores = head.Score(test.Select(features.Raw).ToArray());
                         var predictions = test.Select((row, i) => new Prediction
@@ -283,7 +286,7 @@ public sealed record Experiment
                         TrainingHistory = folds[0].TrainingHistory,
                         Timings = new ConfigurationTimings
                         {
-                            FeaturizationSeconds = config.Head is FineTuneHeadConfiguration ? fineTunePreparationSeconds / splits.Count : featurizationSeconds,
+                            FeaturizationSeconds = !trainers[index].UsesFeatures ? fineTunePreparationSeconds / splits.Count : featurizationSeconds,
                             TrainingSeconds = folds.Average(x => x.TrainingSeconds),
                             PredictionMillisecondsPerImage = predictionMs,
                             FeaturesComputed = features.Computed,
@@ -339,11 +342,12 @@ public sealed record Experiment
 
     /// <summary>One fold of a fine-tuning configuration: train on the fold's images (validation: the split's, else a group-aware holdout), evaluate its test images.</summary>
     private async Task<(TrainedClassifier Classifier, EvaluationResult Evaluation, FoldResult Fold, IReadOnlyList<SkippedFile> Skipped, double PreparationSeconds)> FineTuneFoldAsync(
-        BackboneSpec backbone, IReadOnlyList<string> classes, DatasetSplit split, FineTuneHeadConfiguration fineTune, int seed, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+        BackboneSpec backbone, IReadOnlyList<string> classes, DatasetSplit split, HeadTrainer trainer, int seed, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
     {
-        var (train, validation) = split.Validation.Count > 0 ? (split.Train, split.Validation) : Splitter.Holdout(split.Train, fineTune.Training.ValidationFraction, fineTune.Training.Seed ?? seed);
+        var loop = trainer.Loop!;
+        var (train, validation) = split.Validation.Count > 0 ? (split.Train, split.Validation) : Splitter.Holdout(split.Train, loop.ValidationFraction, loop.Seed ?? seed);
         var fit = Stopwatch.StartNew();
-        var result = await Task.Run(() => FineTuner.Train(backbone, classes, train, validation, fineTune, Featurizer, seed, progress, cancellationToken), cancellationToken).ConfigureAwait(false);
+        var result = await Task.Run(() => trainer.TrainFromImages(backbone, classes, train, validation, Featurizer, seed, progress, cancellationToken), cancellationToken).ConfigureAwait(false);
         var trainingSeconds = fit.Elapsed.TotalSeconds;
         try
         {
@@ -365,30 +369,6 @@ public sealed record Experiment
             throw;
         }
     }
-
-    private static IClassifierHead TrainHead(
-        HeadConfiguration head, IReadOnlyList<string> classes, FeatureSet features, int[] rows, int[] validationRows, ImageFeaturizer featurizer, int seed, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) => head switch
-    {
-        MLNetHeadConfiguration mlnet => MLNetHead.Train(
-            classes,
-            rows.Select(r => features.Items[r].Label).ToArray(),
-            rows.Select(features.Raw).ToArray(),
-            [.. featurizer.OutputShape],
-            mlnet.Options,
-            seed,
-            cancellationToken),
-        CustomHeadConfiguration custom => TorchHead.Train(
-            classes,
-            (rows.Select(features.Raw).ToArray(), rows.Select(r => features.Items[r].Label).ToArray()),
-            validationRows.Length == 0 ? null : (validationRows.Select(features.Raw).ToArray(), validationRows.Select(r => features.Items[r].Label).ToArray()),
-            [.. featurizer.OutputShape],
-            custom.Head,
-            custom.Training,
-            seed,
-            progress,
-            cancellationToken),
-        _ => throw new NotSupportedException($"The training path '{head.TrainingPath}' ({head.GetType().Name}) is not available in this version of PokeClassifier."),
-    };
 
     /// <summary>The split's validation set, or when it has none a group-aware share of its training set (<see cref="TrainingOptions.ValidationFraction"/>).</summary>
     private static (int[] Train, int[] Validation) ValidationRows(DatasetSplit split, double fraction, int seed, Dictionary<string, int> rowByPath)

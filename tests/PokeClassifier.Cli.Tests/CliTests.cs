@@ -2,7 +2,7 @@ namespace PokeClassifier.Cli.Tests;
 
 public sealed class CliTests(CliFixture fixture) : IClassFixture<CliFixture>
 {
-    public static TheoryData<string> Commands => new() { "prepare", "train", "evaluate", "predict", "compare", "export" };
+    public static TheoryData<string> Commands => new() { "prepare", "featurize", "train", "evaluate", "predict", "compare", "export" };
 
     [Fact]
     public async Task Given_no_command_When_asked_for_help_Then_every_command_is_listed()
@@ -98,6 +98,39 @@ public sealed class CliTests(CliFixture fixture) : IClassFixture<CliFixture>
     }
 
     [Fact]
+    public async Task Given_three_shards_featurized_into_one_cache_When_trained_from_it_Then_training_computes_no_feature_and_predict_shards_the_files()
+    {
+        var data = Path.Combine(fixture.Root, "sharded");
+        CliFixture.DrawShapes(data, 5, seed: 11, "circle", "square", "triangle");
+        var cache = Path.Combine(fixture.Root, "sharded-cache");
+
+        var shards = new List<CliRun>();
+        for (var i = 0; i < 3; i++)
+        {
+            shards.Add(await CliRun.RunAsync("featurize", data, "--cache", cache, "--shard", $"{i}/3", "--parallelism", "1"));
+        }
+
+        Assert.All(shards, s => Assert.True(s.ExitCode == 0, s.ToString()));
+        Assert.All(shards, s => Assert.Contains("5 of 15 image(s), 5 computed, 0 from the cache", s.Output, StringComparison.Ordinal));
+        Assert.Equal(15, Directory.EnumerateFiles(cache, "*.f32", SearchOption.AllDirectories).Count());
+        var again = await CliRun.RunAsync("featurize", data, "--cache", cache);
+        Assert.Contains("15 of 15 image(s), 0 computed, 15 from the cache", again.Output, StringComparison.Ordinal);
+
+        var train = await CliRun.RunAsync("train", data, "--cache", cache, "--split", "0.6,0,0.4", "--out", Path.Combine(fixture.Root, "sharded.zip"));
+        Assert.True(train.ExitCode == 0, train.ToString());
+        Assert.Equal(15, Directory.EnumerateFiles(cache, "*.f32", SearchOption.AllDirectories).Count()); // nothing new was computed
+
+        var first = await CliRun.RunAsync("predict", fixture.Model, data, "--shard", "0/2", "--top", "1");
+        var second = await CliRun.RunAsync("predict", fixture.Model, data, "--shard", "1/2", "--top", "1");
+        int Rows(CliRun run) => Directory.EnumerateFiles(data, "*.png", SearchOption.AllDirectories).Count(f => run.Output.Contains(Path.GetFileName(f), StringComparison.Ordinal));
+        Assert.Equal(8, Rows(first));
+        Assert.Equal(7, Rows(second));
+        var empty = await CliRun.RunAsync("predict", fixture.Model, Path.Combine(data, "circle", "circle_00.png"), "--shard", "1/2");
+        Assert.True(empty.ExitCode == 0, empty.ToString());
+        Assert.Contains("holds none of the 1 file(s)", empty.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Given_bad_inputs_When_run_Then_each_gives_one_clear_line_and_its_exit_code()
     {
         var empty = CliFixture.NewTempDir("empty");
@@ -120,6 +153,8 @@ public sealed class CliTests(CliFixture fixture) : IClassFixture<CliFixture>
             (["train", fixture.Data, "--frobnicate"], ExitCodes.Usage, "frobnicate"),
             (["train"], ExitCodes.Usage, "data"),
             (["predict", fixture.Model, Path.Combine(fixture.Root, "nowhere.png")], ExitCodes.Data, "does not exist"),
+            (["featurize", fixture.Data, "--shard", "2/2"], ExitCodes.Usage, "--shard '2/2' is not a shard"),
+            (["predict", fixture.Model, fixture.Data, "--shard", "one"], ExitCodes.Usage, "i/n"),
         };
         foreach (var (args, code, says) in cases)
         {

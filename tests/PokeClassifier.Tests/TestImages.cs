@@ -7,28 +7,6 @@ namespace PokeClassifier.Tests;
 /// <summary>Draws and writes real image files for the tests.</summary>
 internal static class TestImages
 {
-    public static string SharedDataset
-    {
-        get
-        {
-            var dir = AppContext.BaseDirectory;
-            while (dir is not null)
-            {
-                var candidate = Path.Combine(dir, "..", "shared", "datasets", "pokeapi-gen1");
-                if (Directory.Exists(candidate))
-                {
-                    return Path.GetFullPath(candidate);
-                }
-
-                dir = Path.GetDirectoryName(dir);
-            }
-
-            throw new InvalidOperationException("../shared/datasets/pokeapi-gen1 was not found beside the repository.");
-        }
-    }
-
-    public static string SharedSplits => Path.Combine(Path.GetDirectoryName(SharedDataset)!, "pokeapi-gen1-splits");
-
     public static string NewTempDir(string name = "pc")
     {
         var dir = Path.Combine(Path.GetTempPath(), $"{name}-{Guid.NewGuid():N}");

@@ -1,17 +1,16 @@
 #!/usr/bin/env bash
 # Package checks: packs PokeClassifier into a temporary local feed, then
 #   A. quick start from the package: a fresh console project outside the repo references PokeClassifier from that feed, runs
-#      samples/QuickStart/Program.cs on 4 classes of pokeapi-gen1, and must print an accuracy line, write model.zip and get
+#      samples/QuickStart/Program.cs on 4 classes of drawn images (tests/CacheProbe draw), and must print an accuracy line, write model.zip and get
 #      bin/.../DnnImageModels/ResNet18Onnx/ResNet18.onnx through the package's build props;
 #   B. ML.NET only: a second fresh project referencing only ML.NET packages loads check A's model.zip with MLContext.Model.Load
 #      and must predict the same labels as the library did for the same images.
-# Usage: tests/package/run.sh   (data: $POKE_SHARED or <repo>/../shared, then /work/shared; keep temp dirs: KEEP_TMP=1)
+# Usage: tests/package/run.sh   (keep temp dirs: KEEP_TMP=1)
 # Prints `package: N passed, M failed` last; exits non-zero on any failure.
 set -uo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(git -C "$HERE" rev-parse --show-toplevel 2>/dev/null || (cd "$HERE/../.." && pwd))"
-CLASSES=(Bulbasaur Charmander Squirtle Pikachu)
 passed=0
 failed=0
 
@@ -49,19 +48,6 @@ finish() {
 }
 trap finish EXIT
 
-SHARED="${POKE_SHARED:-$ROOT/../shared}"
-if [[ ! -d "$SHARED/datasets/pokeapi-gen1" && -d /work/shared/datasets/pokeapi-gen1 ]]; then
-  SHARED=/work/shared
-fi
-DATA="$SHARED/datasets/pokeapi-gen1"
-for c in "${CLASSES[@]}"; do
-  if [[ ! -d "$DATA/$c" ]]; then
-    say "dataset class folder $DATA/$c not found (set POKE_SHARED to the folder holding datasets/)"
-    echo "package: 0 passed, 2 failed"
-    exit 1
-  fi
-done
-
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/pokeclassifier-package.XXXXXX")"
 LOGS="$TMP/logs"
 mkdir -p "$LOGS" "$TMP/feed" "$TMP/images" "$TMP/cache" || exit 1
@@ -78,12 +64,18 @@ cat >"$TMP/nuget.config" <<EOF
   </packageSources>
 </configuration>
 EOF
-for c in "${CLASSES[@]}"; do cp -r "$DATA/$c" "$TMP/images/$c" || exit 1; done
 # Hermetic feature cache: the first run must really featurize through the package's ResNet18 files.
 export POKECLASSIFIER_CACHE="$TMP/cache"
 unset POKECLASSIFIER_RESNET18_DIR
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 BUILD_FLAGS=(-c Release --disable-build-servers -nologo)
+# The images: 4 drawn classes, 4 animations of 4 frames each (no download, no data beside the repository).
+if ! run_logged draw-build dotnet build "$ROOT/tests/CacheProbe" "${BUILD_FLAGS[@]}" ||
+   ! run_logged draw dotnet "$ROOT/tests/CacheProbe/bin/Release/net10.0/CacheProbe.dll" draw "$TMP/images" 4 4; then
+  echo "package: 0 passed, 2 failed"
+  exit 1
+fi
+rm -f "$TMP/images/manifest.csv" "$TMP/images/holdout-front.csv"
 
 PKG_CACHE="$(dotnet nuget locals global-packages --list | sed -n 's/^global-packages: *//p')"
 PKG_CACHE="${PKG_CACHE%/}"

@@ -29,11 +29,13 @@ internal class FeaturizingSettings : CommonSettings
     [Description("ONNX Runtime sessions side by side. Default: the number of cores.")]
     public int? Parallelism { get; init; }
 
-    public FeaturizerOptions FeaturizerOptions() => new()
+    /// <summary>The featurizer options; <paramref name="warning"/> receives the one warning of a cache that cannot be written.</summary>
+    public FeaturizerOptions FeaturizerOptions(Action<string>? warning = null) => new()
     {
         UseCache = !NoCache,
         CacheDirectory = NoCache ? null : Cache,
         Parallelism = Parallelism ?? Environment.ProcessorCount,
+        CacheWarning = warning,
     };
 
     public override Spectre.Console.ValidationResult Validate()

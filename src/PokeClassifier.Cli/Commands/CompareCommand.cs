@@ -77,7 +77,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
         var (dataset, result) = await ProgressView.RunAsync(console, async view =>
         {
             var (data, fixedSplit) = await Inputs.LoadWithSplitAsync(settings, view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
-            var experiment = Experiment.For(data).WithFeaturizer(settings.FeaturizerOptions());
+            var experiment = Experiment.For(data).WithFeaturizer(settings.FeaturizerOptions(cli.Warn));
             experiment = settings.Folds > 0 ? experiment.WithKFold(settings.Folds, settings.Seed) : experiment.WithSplit(split);
             if (fixedSplit is not null)
             {
@@ -98,6 +98,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
             return (data, outcome);
         }).ConfigureAwait(false);
 
+        cli.FlushWarnings();
         console.MarkupLine($"Dataset: {Markup.Escape(dataset.ToString())}");
         Output.Comparison(console, result);
         if (result.Best is { } best && result.Configurations.Count > 1)
@@ -106,6 +107,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
         }
 
         Reports.Write(console, result, settings.Report, settings.DataName, settings.Order, settings.Focus);
+        Output.Skipped(console, dataset.Skipped.Concat(result.Skipped).ToArray(), settings.Report);
         return ExitCodes.Ok;
     }
 

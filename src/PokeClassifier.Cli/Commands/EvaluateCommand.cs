@@ -31,7 +31,7 @@ internal sealed class EvaluateCommand(CliContext cli) : AsyncCommand<EvaluateCom
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var console = cli.Console;
-        using var classifier = TrainedClassifier.Load(settings.Model, options: settings.FeaturizerOptions());
+        using var classifier = TrainedClassifier.Load(settings.Model, options: settings.FeaturizerOptions(cli.Warn));
         var (dataset, evaluation, left) = await ProgressView.RunAsync(console, async view =>
         {
             var classes = settings.Classes?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
@@ -49,6 +49,7 @@ internal sealed class EvaluateCommand(CliContext cli) : AsyncCommand<EvaluateCom
             return (data, result, unknown);
         }).ConfigureAwait(false);
 
+        cli.FlushWarnings();
         console.MarkupLine($"Model: {Markup.Escape(classifier.ToString())}");
         console.MarkupLine($"Data: {Markup.Escape(dataset.ToString())}");
         if (left.Length > 0)
@@ -57,10 +58,7 @@ internal sealed class EvaluateCommand(CliContext cli) : AsyncCommand<EvaluateCom
         }
 
         Output.Metrics(console, evaluation.Metrics, evaluation.Errors);
-        if (evaluation.Skipped.Count > 0 || dataset.Skipped.Count > 0)
-        {
-            console.MarkupLine($"[yellow]{evaluation.Skipped.Count + dataset.Skipped.Count} file(s) skipped[/] (listed in the report).");
-        }
+        Output.Skipped(console, dataset.Skipped.Concat(evaluation.Skipped).ToArray(), settings.Report);
 
         if (settings.Report is not null)
         {

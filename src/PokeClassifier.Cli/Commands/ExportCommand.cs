@@ -46,9 +46,11 @@ internal sealed class ExportCommand(CliContext cli) : Command<ExportCommand.Sett
         {
             _ = new MLContext(seed: 0).Model.Load(settings.Model, out _);
         }
-        catch (Exception e) when (e is InvalidOperationException or FormatException or InvalidDataException)
+        catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException or IOException or UnauthorizedAccessException))
         {
-            throw new ModelLoadException($"'{settings.Model}' does not load as a plain ML.NET model: {e.Message}", e);
+            // ML.NET builds each transform by reflection: a damaged part (label names, a column) comes wrapped in layers of
+            // TargetInvocationException and "Error during class instantiation"; the innermost one says what is wrong.
+            throw new ModelLoadException($"'{settings.Model}' does not load as a plain ML.NET model: {e.GetBaseException().Message}", e);
         }
 
         cancellationToken.ThrowIfCancellationRequested();

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using PokeClassifier.Data;
 using PokeClassifier.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -29,6 +30,10 @@ internal sealed class PredictCommand(CliContext cli) : AsyncCommand<PredictComma
         [DefaultValue(5)]
         public int Top { get; init; } = 5;
 
+        [CommandOption("--shard <I/N>")]
+        [Description("Classify only shard I of N of the files (0-based; every N-th file by sorted path), e.g. --shard $JOB_COMPLETION_INDEX/8.")]
+        public string? Shard { get; init; }
+
         [CommandOption("-f|--format <FORMAT>")]
         [Description("Output format: table (aligned rows), csv (path,label,probability,top,skipped,detail) or json (an array of objects). Rows are written as they come.")]
         [DefaultValue("table")]
@@ -53,20 +58,28 @@ internal sealed class PredictCommand(CliContext cli) : AsyncCommand<PredictComma
 
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
-        var files = Inputs.ExpandImages(settings.Paths);
-        if (!files.Any())
+        var shard = Inputs.Shard(settings.Shard);
+        var (all, listedSkips) = Inputs.ExpandImages(settings.Paths);
+        var files = shard.Count == 1 ? all : shard.Select(all);
+        if (all.Count == 0 && listedSkips.Count == 0)
         {
             throw CliException.DataError($"No files found in {string.Join(", ", settings.Paths.Select(p => $"'{p}'"))}. Pass image files or folders of images.");
         }
 
-        using var classifier = TrainedClassifier.Load(settings.Model, options: settings.FeaturizerOptions());
+        if (files.Count == 0 && listedSkips.Count == 0)
+        {
+            cli.Console.MarkupLine($"Shard {shard} holds none of the {all.Count} file(s): nothing to classify.");
+            return ExitCodes.Ok;
+        }
+
+        using var classifier = TrainedClassifier.Load(settings.Model, options: settings.FeaturizerOptions(cli.Warn));
         var format = settings.Format.ToLowerInvariant();
         var topK = Math.Min(settings.Top, classifier.Classes.Count);
         var counts = new Counts();
         if (settings.Out is null)
         {
             using var writer = RowWriter.Create(format, cli.Console, null, topK, classifier.Classes);
-            await WriteAsync(classifier, files, topK, writer, counts, null, cancellationToken).ConfigureAwait(false);
+            await WriteAsync(classifier, files, listedSkips, topK, writer, counts, null, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -76,7 +89,7 @@ internal sealed class PredictCommand(CliContext cli) : AsyncCommand<PredictComma
             {
                 using var writer = RowWriter.Create(format, cli.Console, new StreamWriter(full, append: false, new UTF8Encoding(false)), topK, classifier.Classes);
                 var progress = view.For<PredictionProgress>((v, p) => v.Report("Classifying images", p.Completed, 0));
-                await WriteAsync(classifier, files, topK, writer, counts, progress, cancellationToken).ConfigureAwait(false);
+                await WriteAsync(classifier, files, listedSkips, topK, writer, counts, progress, cancellationToken).ConfigureAwait(false);
                 view.Complete();
                 return 0;
             }).ConfigureAwait(false);
@@ -105,10 +118,9 @@ internal sealed class PredictCommand(CliContext cli) : AsyncCommand<PredictComma
         return ExitCodes.Ok;
     }
 
-    private static async Task WriteAsync(TrainedClassifier classifier, IEnumerable<string> files, int topK, RowWriter writer, Counts counts, IProgress<PredictionProgress>? progress, CancellationToken cancellationToken)
+    private static async Task WriteAsync(TrainedClassifier classifier, IReadOnlyList<string> files, IReadOnlyList<SkippedFile> listedSkips, int topK, RowWriter writer, Counts counts, IProgress<PredictionProgress>? progress, CancellationToken cancellationToken)
     {
-        writer.Begin();
-        await foreach (var row in classifier.PredictAsync(files, topK, progress, cancellationToken).ConfigureAwait(false))
+        void Write(ImagePrediction row)
         {
             counts.Rows++;
             if (!row.Succeeded)
@@ -118,6 +130,18 @@ internal sealed class PredictCommand(CliContext cli) : AsyncCommand<PredictComma
             }
 
             writer.Row(row);
+        }
+
+        writer.Begin();
+        await foreach (var row in classifier.PredictAsync(files, topK, progress, cancellationToken).ConfigureAwait(false))
+        {
+            Write(row);
+        }
+
+        // What the listing refused without opening (FIFOs, devices, folder links, folders that cannot be listed) comes last, as rows.
+        foreach (var skipped in listedSkips)
+        {
+            Write(new ImagePrediction { Index = files.Count + counts.Rows, Path = skipped.Path, Skipped = skipped });
         }
 
         writer.End();

@@ -8,7 +8,7 @@ namespace PokeClassifier.Cli.Commands;
 /// <summary><c>train</c>: load, split, featurize, fit the head, evaluate on the test split, save.</summary>
 internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.Settings>
 {
-    public sealed class Settings : DataSettings
+    public sealed class Settings : TrainingSettings
     {
         [CommandOption("-o|--out <FILE>")]
         [Description("Where to save the model (a zip that is also a plain ML.NET model).")]
@@ -25,7 +25,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
         public string? Weights { get; init; }
 
         [CommandOption("--head <NAME>")]
-        [Description("The head: lbfgs, sdca, lightgbm (ML.NET); gap, dense256, mlp (the study's TorchSharp heads); finetune (last two backbone blocks fine-tuned).")]
+        [Description("The head: lbfgs (L2 chosen on validation), sdca, lightgbm (ML.NET); gap, dense256, mlp (the study's TorchSharp heads); finetune (the whole backbone, the recommended recipe of docs/recipes.md); finetune-last2 (the last two blocks, no augmentation).")]
         [DefaultValue("lbfgs")]
         public string Head { get; init; } = "lbfgs";
 
@@ -37,16 +37,22 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
     public override async Task<int> ExecuteAsync(CommandContext context, Settings settings, CancellationToken cancellationToken)
     {
         var backbone = Inputs.Backbone(settings.Backbone, settings.Weights);
-        var head = Inputs.Head(settings.Head);
+        var head = settings.Apply(Inputs.Head(settings.Head));
+        var budget = settings.Budget();
         var split = settings.SplitOptions();
         var console = cli.Console;
         var run = await ProgressView.RunAsync(console, async view =>
         {
             var (dataset, fixedSplit) = await Inputs.LoadWithSplitAsync(settings, view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
-            var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights).WithHead(head).WithFeaturizer(settings.FeaturizerOptions());
+            var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights).WithHead(head).WithFeaturizer(settings.TrainingFeaturizerOptions(cli.Warn));
             if (fixedSplit is not null)
             {
                 builder = builder.WithSplit(fixedSplit);
+            }
+
+            if (budget is not null)
+            {
+                builder = builder.WithTimeBudget(budget);
             }
 
             var progress = view.For<ClassificationProgress>((v, p) => v.Report(Stage(p.Stage), p.Completed, p.Total));
@@ -62,11 +68,23 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
             return (Dataset: dataset, Run: result, Classifier: result.Classifier);
         }).ConfigureAwait(false);
 
+        cli.FlushWarnings();
         using var classifier = run.Classifier;
         console.MarkupLine($"Dataset: {Markup.Escape(run.Dataset.ToString())}");
         if (run.Run is { } r)
         {
+            if (r.Plan is { } plan)
+            {
+                console.MarkupLine($"Budget {Markup.Escape(plan.Budget.ToString())}: {Markup.Escape(plan.Recipe)} ({Markup.Escape(plan.Reason)}); the run took {r.Elapsed.TotalMinutes:0.0} min");
+            }
+
             console.MarkupLine($"Split: {Markup.Escape(r.Split.ToString())}; {Markup.Escape(r.Timings.ToString())}");
+            if (r.Split.TrainOnlyClasses.Count > 0)
+            {
+                var names = r.Split.TrainOnlyClasses;
+                console.MarkupLine($"[yellow]{names.Count} class(es) too small to be tested[/] (fewer images or groups than the split needs) are in training only and absent from the test metrics: {Markup.Escape(string.Join(", ", names.Take(20)))}{(names.Count > 20 ? ", ..." : string.Empty)}");
+            }
+
             Output.Metrics(console, r.Metrics, r.Errors);
         }
         else
@@ -94,10 +112,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
             Reports.Write(console, result, settings.Report, settings.DataName);
         }
 
-        if (run.Dataset.Skipped.Count > 0)
-        {
-            console.MarkupLine($"[yellow]{run.Dataset.Skipped.Count} file(s) skipped[/], e.g. {Markup.Escape(run.Dataset.Skipped[0].ToString())}");
-        }
+        Output.Skipped(console, run.Run?.Skipped ?? run.Dataset.Skipped, settings.Report);
 
         return ExitCodes.Ok;
     }

@@ -72,40 +72,89 @@ public sealed class ImageDataset
         }
 
         var candidates = new List<(string Path, string Label, string? Group)>();
-        var skipped = new List<SkippedFile>();
-        foreach (var file in Directory.EnumerateFiles(full, "*", SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal))
+        var walker = new FolderWalker(options.IgnoreHidden);
+        walker.MarkVisited(full);
+        var realRoot = FileProbe.RealPath(full);
+        List<string> entries;
+        try
         {
-            if (options.IgnoreHidden && Path.GetFileName(file).StartsWith('.'))
-            {
-                continue;
-            }
-
-            if (!IsSidecar(file))
-            {
-                skipped.Add(new SkippedFile { Path = file, Reason = SkipReason.NotAnImage, Detail = "file at the dataset root belongs to no class (classes are top-level folders)" });
-            }
+            entries = Directory.EnumerateFileSystemEntries(full).Order(StringComparer.Ordinal).ToList();
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new DatasetException($"Dataset folder '{full}' cannot be listed: {e.Message}", e);
         }
 
-        foreach (var dir in Directory.EnumerateDirectories(full).Order(StringComparer.Ordinal))
+        foreach (var entry in entries)
         {
-            var label = Path.GetFileName(dir);
-            if (options.IgnoreHidden && label.StartsWith('.'))
+            cancellationToken.ThrowIfCancellationRequested();
+            var name = Path.GetFileName(entry);
+            if (options.IgnoreHidden && name.StartsWith('.'))
             {
                 continue;
             }
 
-            var enumeration = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = options.IgnoreHidden ? FileAttributes.Hidden : 0, IgnoreInaccessible = false };
-            foreach (var file in Directory.EnumerateFiles(dir, "*", enumeration).Order(StringComparer.Ordinal))
+            var status = FileProbe.Stat(entry, followLinks: false);
+            if (status.Kind == FileKind.SymbolicLink)
             {
-                if (options.IgnoreHidden && Path.GetRelativePath(dir, file).Split(Path.DirectorySeparatorChar).Any(p => p.StartsWith('.')))
+                var target = FileProbe.Stat(entry, followLinks: true);
+                if (target.Kind == FileKind.Directory)
                 {
-                    continue;
+                    // A class folder may be a link to images kept elsewhere, but never back into the dataset: that is a cycle
+                    // (the link holds the dataset) or an alias (the same images under a second label).
+                    var real = FileProbe.RealPath(entry);
+                    if (FileProbe.IsSameOrInside(realRoot, real))
+                    {
+                        walker.Skipped.Add(new SkippedFile { Path = entry, Label = name, Reason = SkipReason.NotARegularFile, Detail = $"a link to a folder that holds the dataset folder itself ({FolderWalker.LinkText(entry)}): following it would walk the dataset again (a cycle); not followed" });
+                        continue;
+                    }
+
+                    if (FileProbe.IsSameOrInside(real, realRoot))
+                    {
+                        walker.Skipped.Add(new SkippedFile { Path = entry, Label = name, Reason = SkipReason.NotARegularFile, Detail = $"a link to a folder inside the dataset ({FolderWalker.LinkText(entry)}): its images would be counted a second time under another label; not followed" });
+                        continue;
+                    }
                 }
 
-                candidates.Add((file, label, null));
+                status = target;
+            }
+
+            switch (status.Kind)
+            {
+                case FileKind.Directory:
+                    var before = walker.Skipped.Count;
+                    var files = walker.Walk(entry, name);
+                    foreach (var file in files)
+                    {
+                        candidates.Add((file, name, null));
+                    }
+
+                    if (files.Count == 0 && walker.Skipped.Count == before)
+                    {
+                        walker.Skipped.Add(new SkippedFile { Path = entry, Label = name, Reason = SkipReason.Empty, Detail = "the class folder holds no files: the class is left out" });
+                    }
+
+                    break;
+                case FileKind.Regular:
+                    if (!IsSidecar(entry))
+                    {
+                        walker.Skipped.Add(new SkippedFile { Path = entry, Reason = SkipReason.NotAnImage, Detail = "file at the dataset root belongs to no class (classes are top-level folders)" });
+                    }
+
+                    break;
+                case FileKind.Missing:
+                    walker.Skipped.Add(new SkippedFile { Path = entry, Reason = SkipReason.Unreadable, Detail = $"missing: it disappeared while the folder was being listed, or is a link that points nowhere ({FolderWalker.LinkText(entry)})" });
+                    break;
+                case FileKind.Inaccessible:
+                    walker.Skipped.Add(new SkippedFile { Path = entry, Reason = SkipReason.Unreadable, Detail = $"cannot be examined: {status.Error}" });
+                    break;
+                default:
+                    walker.Skipped.Add(new SkippedFile { Path = entry, Reason = SkipReason.NotARegularFile, Detail = $"{status.Describe()}, not a regular file: never opened" });
+                    break;
             }
         }
 
+        var skipped = walker.Skipped;
         return await CheckAsync(candidates, skipped, full, options, progress, cancellationToken).ConfigureAwait(false);
     }
 
@@ -184,6 +233,46 @@ public sealed class ImageDataset
     public static ImageDataset FromManifest(string manifestPath, DatasetLoadOptions? options = null) =>
         FromManifestAsync(manifestPath, options).GetAwaiter().GetResult();
 
+    /// <summary>
+    /// Lists the files to classify among <paramref name="paths"/>: a file is taken as it is; a folder is walked like a class folder
+    /// (any depth, hidden entries ignored when <see cref="DatasetLoadOptions.IgnoreHidden"/>, links to folders not followed). Only
+    /// regular files are returned; everything else found (FIFOs, devices, folder links, folders that cannot be listed, missing paths)
+    /// is in <see cref="FileListing.Skipped"/> with its reason. Nothing is opened.
+    /// </summary>
+    public static FileListing ListFiles(IEnumerable<string> paths, DatasetLoadOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        options ??= new DatasetLoadOptions();
+        options.Validate();
+        var walker = new FolderWalker(options.IgnoreHidden);
+        var files = new List<string>();
+        foreach (var path in paths)
+        {
+            var full = Path.GetFullPath(path);
+            var status = FileProbe.Stat(full);
+            switch (status.Kind)
+            {
+                case FileKind.Regular:
+                    files.Add(path);
+                    break;
+                case FileKind.Directory:
+                    files.AddRange(walker.Walk(path, null));
+                    break;
+                case FileKind.Missing:
+                    walker.Skipped.Add(new SkippedFile { Path = path, Reason = SkipReason.Unreadable, Detail = "does not exist" });
+                    break;
+                case FileKind.Inaccessible:
+                    walker.Skipped.Add(new SkippedFile { Path = path, Reason = SkipReason.Unreadable, Detail = $"cannot be examined: {status.Error}" });
+                    break;
+                default:
+                    walker.Skipped.Add(new SkippedFile { Path = path, Reason = SkipReason.NotARegularFile, Detail = $"{status.Describe()}, not a regular file: never opened" });
+                    break;
+            }
+        }
+
+        return new FileListing { Files = files.AsReadOnly(), Skipped = walker.Skipped.AsReadOnly() };
+    }
+
     /// <summary>A dataset holding only the items that match the predicate (skipped files are kept).</summary>
     public ImageDataset Where(Func<DatasetItem, bool> predicate)
     {
@@ -231,11 +320,12 @@ public sealed class ImageDataset
         var items = new ConcurrentBag<DatasetItem>();
         var bad = new ConcurrentBag<SkippedFile>();
         var done = 0;
-        await Parallel.ForEachAsync(candidates, new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, CancellationToken = cancellationToken }, async (c, ct) =>
+        await Parallel.ForEachAsync(candidates, new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, CancellationToken = cancellationToken }, (c, ct) =>
         {
             try
             {
-                var bytes = await File.ReadAllBytesAsync(c.Path, ct).ConfigureAwait(false);
+                ct.ThrowIfCancellationRequested();
+                var bytes = FileProbe.ReadRegularFile(c.Path);
                 if (options.VerifyImages)
                 {
                     ImageDecoder.Verify(bytes, c.Path);
@@ -257,6 +347,7 @@ public sealed class ImageDataset
             }
 
             progress?.Report(Interlocked.Increment(ref done));
+            return ValueTask.CompletedTask;
         }).ConfigureAwait(false);
 
         var dataset = new ImageDataset(items, skipped.Concat(bad), root);

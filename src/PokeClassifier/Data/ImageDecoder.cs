@@ -90,6 +90,11 @@ internal static class ImageDecoder
             return new InvalidImageException(path, SkipReason.UnsupportedFormat, "SVG (vector) images are not supported; rasterise them to PNG first");
         }
 
+        if (UnsupportedSignature(bytes) is { } format)
+        {
+            return new InvalidImageException(path, SkipReason.UnsupportedFormat, $"{format} images are not supported (supported: JPEG, PNG, GIF, BMP, WebP, ICO); convert it to PNG or JPEG first");
+        }
+
         if (IsKnownImageSignature(bytes))
         {
             return new InvalidImageException(path, SkipReason.Truncated, $"the image header is damaged or the file ends early (decoder: {result})");
@@ -98,6 +103,39 @@ internal static class ImageDecoder
         var printable = bytes.Take(512).Count(b => b is 9 or 10 or 13 || (b >= 32 && b < 127));
         var kind = printable >= Math.Min(bytes.Length, 512) * 0.95 ? "text" : "unrecognised binary data";
         return new InvalidImageException(path, SkipReason.NotAnImage, $"the content is {kind}, not an image");
+    }
+
+    /// <summary>Image formats recognised by their signature that the decoder does not read.</summary>
+    private static string? UnsupportedSignature(byte[] b)
+    {
+        if (b.Length >= 4 && ((b[0] == (byte)'I' && b[1] == (byte)'I' && b[2] == 42 && b[3] == 0) || (b[0] == (byte)'M' && b[1] == (byte)'M' && b[2] == 0 && b[3] == 42)))
+        {
+            return "TIFF";
+        }
+
+        if (b.Length >= 12 && b[4] == (byte)'f' && b[5] == (byte)'t' && b[6] == (byte)'y' && b[7] == (byte)'p')
+        {
+            var brand = System.Text.Encoding.ASCII.GetString(b, 8, 4);
+            return brand switch
+            {
+                "heic" or "heix" or "hevc" or "hevx" or "heim" or "heis" or "mif1" or "msf1" => "HEIF/HEIC",
+                "avif" or "avis" => "AVIF",
+                "jp2 " or "jpx " => "JPEG 2000",
+                _ => null,
+            };
+        }
+
+        if (b.Length >= 12 && b[0] == 0 && b[1] == 0 && b[2] == 0 && b[3] == 12 && b[4] == (byte)'j' && b[5] == (byte)'P')
+        {
+            return "JPEG 2000";
+        }
+
+        if ((b.Length >= 2 && b[0] == 0xFF && b[1] == 0x0A) || (b.Length >= 8 && b[4] == (byte)'J' && b[5] == (byte)'X' && b[6] == (byte)'L' && b[7] == (byte)' '))
+        {
+            return "JPEG XL";
+        }
+
+        return b.Length >= 4 && b[0] == (byte)'8' && b[1] == (byte)'B' && b[2] == (byte)'P' && b[3] == (byte)'S' ? "Photoshop (PSD)" : null;
     }
 
     private static bool IsKnownImageSignature(byte[] b) =>

@@ -20,6 +20,12 @@ public enum SkipReason
 
     /// <summary>The image is larger than the configured limit.</summary>
     TooLarge,
+
+    /// <summary>
+    /// Not a regular file, so never opened: a FIFO (named pipe), socket or device, or a link to a folder that is not followed
+    /// (a folder link inside a class folder, or one that leads back into the dataset: a cycle or an alias of another class).
+    /// </summary>
+    NotARegularFile,
 }
 
 /// <summary>A file that was not used, with the reason. Nothing is dropped silently: every such file is listed.</summary>
@@ -57,4 +63,14 @@ public sealed record DuplicateGroup
     public override string ToString() =>
         $"{Items.Count} copies{(CrossesClasses ? " under different classes" : string.Empty)}: " +
         string.Join(", ", Items.Select(i => $"{i.Path} [{i.Label}]"));
+}
+
+/// <summary>The result of <see cref="ImageDataset.ListFiles"/>: the regular files found, and everything else with its reason.</summary>
+public sealed record FileListing
+{
+    /// <summary>Regular files (or links to regular files), in the order the paths were given; a folder's files in ordinal order.</summary>
+    public required IReadOnlyList<string> Files { get; init; }
+
+    /// <summary>Paths found but not listed in <see cref="Files"/>, with the reason.</summary>
+    public required IReadOnlyList<SkippedFile> Skipped { get; init; }
 }

@@ -146,9 +146,49 @@ internal static class Splitter
 
     private static List<(string Label, List<List<DatasetItem>> Groups)> Units(IEnumerable<DatasetItem> items, bool groupAware)
     {
-        // A group is assigned to the class most of its items carry, so a group that straddles classes still moves as one unit.
-        var groups = items.GroupBy(i => groupAware ? i.GroupKey : i.Path, StringComparer.Ordinal)
-            .Select(g => g.OrderBy(i => i.Path, StringComparer.Ordinal).ToList())
+        // A unit is a group (or one image), merged with every other unit holding a byte-identical copy of one of its images, so the
+        // same picture under two names (or two groups) never lands in two sets. A unit is assigned to the class most of its items
+        // carry, so a unit that straddles classes still moves as one.
+        var list = items as IReadOnlyList<DatasetItem> ?? items.ToArray();
+        var parent = Enumerable.Range(0, list.Count).ToArray();
+        int Find(int x)
+        {
+            while (parent[x] != x)
+            {
+                parent[x] = parent[parent[x]];
+                x = parent[x];
+            }
+
+            return x;
+        }
+
+        void Union(int a, int b)
+        {
+            (a, b) = (Find(a), Find(b));
+            if (a != b)
+            {
+                parent[Math.Max(a, b)] = Math.Min(a, b);
+            }
+        }
+
+        var firstByKey = new Dictionary<string, int>(StringComparer.Ordinal);
+        var firstByContent = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < list.Count; i++)
+        {
+            var key = groupAware ? list[i].GroupKey : list[i].Path;
+            if (!firstByKey.TryAdd(key, i))
+            {
+                Union(firstByKey[key], i);
+            }
+
+            if (list[i].ContentHash is { } hash && !firstByContent.TryAdd(hash, i))
+            {
+                Union(firstByContent[hash], i);
+            }
+        }
+
+        var groups = Enumerable.Range(0, list.Count).GroupBy(Find)
+            .Select(g => g.Select(i => list[i]).OrderBy(i => i.Path, StringComparer.Ordinal).ToList())
             .ToList();
         return groups
             .GroupBy(g => g.GroupBy(i => i.Label, StringComparer.Ordinal).OrderByDescending(x => x.Count()).ThenBy(x => x.Key, StringComparer.Ordinal).First().Key, StringComparer.Ordinal)

@@ -62,6 +62,11 @@ public sealed class FeatureCache
         {
             return false;
         }
+        catch (UnauthorizedAccessException)
+        {
+            // A folder or entry this user may not read is a miss, not a problem of the image.
+            return false;
+        }
 
         if (bytes.Length != HeaderBytes + (length * 4) ||
             BinaryPrimitives.ReadUInt32LittleEndian(bytes) != Magic ||
@@ -94,13 +99,36 @@ public sealed class FeatureCache
         BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), Checksum(payload));
         payload.CopyTo(bytes.AsSpan(HeaderBytes));
         var temp = Path.Combine(dir, $".{contentHash}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, FileOptions.None))
-        {
-            stream.Write(bytes);
-            stream.Flush(flushToDisk: false);
-        }
+        WriteAtomically(temp, path, bytes);
+    }
 
-        File.Move(temp, path, overwrite: true);
+    /// <summary>Writes <paramref name="bytes"/> to <paramref name="temp"/> and renames it to <paramref name="path"/>; on any failure
+    /// (a full disk, a folder made read-only) the temporary file is removed and the error rethrown.</summary>
+    private static void WriteAtomically(string temp, string path, ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            // Unbuffered: a full disk fails the write itself, not a later flush that would fail again when the stream is disposed.
+            using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                RandomAccess.Write(handle, bytes, 0);
+            }
+
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            try
+            {
+                File.Delete(temp);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // A read-only folder keeps what it has; nothing was created there.
+            }
+
+            throw;
+        }
     }
 
     /// <summary>Writes a description of the backbone next to its entries, for people browsing the cache.</summary>
@@ -114,9 +142,8 @@ public sealed class FeatureCache
         }
 
         System.IO.Directory.CreateDirectory(dir);
-        var temp = file + $".{Guid.NewGuid():N}.tmp";
-        File.WriteAllText(temp, description);
-        File.Move(temp, file, overwrite: true);
+        var temp = Path.Combine(dir, $".backbone.txt.{Guid.NewGuid():N}.tmp");
+        WriteAtomically(temp, file, System.Text.Encoding.UTF8.GetBytes(description));
     }
 
     /// <summary>FNV-1a over the payload: catches torn or damaged entries.</summary>

@@ -1,7 +1,7 @@
 namespace PokeClassifier.Features;
 
 /// <summary>Options of an <see cref="ImageFeaturizer"/>.</summary>
-public sealed class FeaturizerOptions
+public sealed record FeaturizerOptions
 {
     /// <summary>How many ONNX Runtime sessions run side by side (each also gets a decoding worker).</summary>
     /// <value>The default is <see cref="Environment.ProcessorCount"/>.</value>
@@ -19,9 +19,25 @@ public sealed class FeaturizerOptions
     /// <value>The default is <see langword="null"/>.</value>
     public string? CacheDirectory { get; init; }
 
+    /// <summary>
+    /// Called once per featurizer, with a message naming the folder and the error, when the cache cannot be written (a full disk,
+    /// a read-only or permission-denied folder): the featurizer then goes on without storing features (see
+    /// <see cref="ImageFeaturizer.CacheProblem"/>). May be called from a worker thread.
+    /// </summary>
+    /// <value>The default is <see langword="null"/> (no callback; the problem is still in <see cref="ImageFeaturizer.CacheProblem"/>).</value>
+    public Action<string>? CacheWarning { get; init; }
+
     /// <summary>Images with more pixels than this are reduced while decoding, so memory stays bounded whatever the image size.</summary>
     /// <value>The default is 16,777,216 (4096 x 4096).</value>
     public long MaxDecodePixels { get; init; } = 4096L * 4096L;
+
+    /// <summary>
+    /// Whether each image's features are the mean of the features of the image and of its mirror image (horizontal-flip test-time
+    /// augmentation, applied alike to training and test images, so a head learns the features it will see). Costs a second
+    /// inference per image; the features are cached under their own identity.
+    /// </summary>
+    /// <value>The default is <see langword="false"/>.</value>
+    public bool FlipAveraging { get; init; }
 
     /// <summary>Checks every option and throws one <see cref="ArgumentException"/> listing every problem.</summary>
     public void Validate()

@@ -199,28 +199,12 @@ public sealed partial class ImageFeaturizer
     }
 
     /// <summary>
-    /// Reads an image file whole. Not-regular files are refused before they are opened, so a FIFO or a device never blocks or floods
-    /// the run: a directory, a missing file and a special file are unreadable; a file with no bytes (what Linux reports for FIFOs and
-    /// character devices too) is empty.
+    /// Reads an image file whole, as <see cref="FeaturizeAsync"/> does: anything but a regular file (a FIFO, a device, a socket, a
+    /// folder) is refused before it is opened, so it never blocks or floods the run; a missing file is unreadable.
     /// </summary>
-    internal static async Task<byte[]> ReadImageFileAsync(string path, CancellationToken cancellationToken)
+    internal static Task<byte[]> ReadImageFileAsync(string path, CancellationToken cancellationToken)
     {
-        if (Directory.Exists(path))
-        {
-            throw new InvalidImageException(path, SkipReason.Unreadable, "a folder, not an image file");
-        }
-
-        var info = new FileInfo(path);
-        if (!info.Exists)
-        {
-            throw new InvalidImageException(path, SkipReason.Unreadable, "the file does not exist");
-        }
-
-        if (info.Length == 0)
-        {
-            throw new InvalidImageException(path, SkipReason.Empty, "the file has no bytes (empty, or not a regular file such as a FIFO or a device)");
-        }
-
-        return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        return Task.FromResult(FileProbe.ReadRegularFile(path));
     }
 }

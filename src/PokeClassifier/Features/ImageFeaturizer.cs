@@ -19,6 +19,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     private readonly IBackboneEngine _backbone;
     private readonly Preprocessor _preprocessor;
     private readonly FeaturizerOptions _options;
+    private int _cacheWritesOff;
 
     /// <summary>
     /// Creates a featurizer for <paramref name="backbone"/>. A spec whose model file is not resolved yet (an empty
@@ -39,8 +40,18 @@ public sealed partial class ImageFeaturizer : IDisposable
         _preprocessor = new Preprocessor(backbone.Preprocessing, backbone.InputWidth, backbone.InputHeight);
         _backbone = BackboneEngines.Create(backbone, _options.Parallelism, _options.IntraOpThreads);
         Cache = _options.UseCache ? new FeatureCache(_options.CacheDirectory) : null;
-        Identity = ComputeIdentity(backbone);
-        Cache?.Describe(Identity, $"{backbone}\npreprocessing: {backbone.Preprocessing.Describe()}\n");
+        Identity = ComputeIdentity(backbone) + (_options.FlipAveraging ? "-hflip" : string.Empty);
+        if (Cache is not null)
+        {
+            try
+            {
+                Cache.Describe(Identity, $"{backbone}\npreprocessing: {backbone.Preprocessing.Describe()}\n");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                TurnCacheWritesOff(e);
+            }
+        }
     }
 
     /// <summary>The backbone.</summary>
@@ -51,6 +62,12 @@ public sealed partial class ImageFeaturizer : IDisposable
 
     /// <summary>The cache in use, or <see langword="null"/> when caching is off.</summary>
     public FeatureCache? Cache { get; }
+
+    /// <summary>
+    /// Why the cache stopped being written, when a write failed (full disk, read-only or permission-denied folder); then
+    /// <see langword="null"/> no more. Entries already there are still read; features are computed and used, just not stored.
+    /// </summary>
+    public string? CacheProblem { get; private set; }
 
     /// <summary>
     /// The backbone's identity as used in cache keys: a hash of the model file's SHA-256, the preprocessing and the input size (and,
@@ -68,7 +85,7 @@ public sealed partial class ImageFeaturizer : IDisposable
         var features = new float[items.Count][];
         var failed = new ConcurrentBag<(int Index, SkippedFile File)>();
         int done = 0, hits = 0, computed = 0;
-        var channel = Channel.CreateBounded<(int Index, string Hash, float[] Tensor)>(new BoundedChannelOptions(_options.Parallelism * 2)
+        var channel = Channel.CreateBounded<(int Index, string Hash, float[][] Tensor)>(new BoundedChannelOptions(_options.Parallelism * 2)
         {
             SingleWriter = false,
             SingleReader = false,
@@ -87,7 +104,8 @@ public sealed partial class ImageFeaturizer : IDisposable
                     var item = items[i];
                     try
                     {
-                        var bytes = await File.ReadAllBytesAsync(item.Path, ct).ConfigureAwait(false);
+                        ct.ThrowIfCancellationRequested();
+                        var bytes = FileProbe.ReadRegularFile(item.Path);
                         var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
                         if (Cache is not null && Cache.TryRead(Identity, hash, Backbone.FeatureLength, out var cached))
                         {
@@ -98,9 +116,7 @@ public sealed partial class ImageFeaturizer : IDisposable
                             return;
                         }
 
-                        var tensor = new float[_preprocessor.TensorLength];
-                        var rgba = ImageDecoder.DecodeRgba(bytes, item.Path, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels);
-                        _preprocessor.Fill(rgba, tensor);
+                        var tensor = Prepare(ImageDecoder.DecodeRgba(bytes, item.Path, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels));
                         await channel.Writer.WriteAsync((i, hash, tensor), ct).ConfigureAwait(false);
                     }
                     catch (InvalidImageException e)
@@ -125,16 +141,26 @@ public sealed partial class ImageFeaturizer : IDisposable
             }
         }, token);
 
+        // A consumer that fails must stop the producer: it waits on a bounded channel that nobody would drain otherwise.
         var consumers = Enumerable.Range(0, _options.Parallelism).Select(_ => Task.Run(async () =>
         {
-            await foreach (var (index, hash, tensor) in channel.Reader.ReadAllAsync(token).ConfigureAwait(false))
+            try
             {
-                var output = _backbone.Run(tensor, token);
-                Cache?.Write(Identity, hash, output);
-                features[index] = output;
-                Interlocked.Increment(ref computed);
-                Interlocked.Increment(ref done);
-                Report();
+                await foreach (var (index, hash, tensor) in channel.Reader.ReadAllAsync(token).ConfigureAwait(false))
+                {
+                    var output = Run(tensor, token);
+                    WriteToCache(hash, output);
+                    features[index] = output;
+                    Interlocked.Increment(ref computed);
+                    Interlocked.Increment(ref done);
+                    Report();
+                }
+            }
+            catch (Exception e)
+            {
+                channel.Writer.TryComplete(e);
+                await linked.CancelAsync().ConfigureAwait(false);
+                throw;
             }
         }, token)).ToArray();
 
@@ -168,21 +194,104 @@ public sealed partial class ImageFeaturizer : IDisposable
     public float[] Featurize(byte[] imageBytes, string name = "image", CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(imageBytes);
-        var rgba = ImageDecoder.DecodeRgba(imageBytes, name, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels);
-        var tensor = new float[_preprocessor.TensorLength];
-        _preprocessor.Fill(rgba, tensor);
-        return _backbone.Run(tensor, cancellationToken);
+        return Run(Prepare(ImageDecoder.DecodeRgba(imageBytes, name, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels)), cancellationToken);
     }
 
     /// <summary>Features of one image file (not cached).</summary>
     public float[] Featurize(string imagePath, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(imagePath);
-        return Featurize(File.ReadAllBytes(imagePath), imagePath, cancellationToken);
+        return Featurize(FileProbe.ReadRegularFile(imagePath), imagePath, cancellationToken);
     }
 
     /// <inheritdoc />
     public void Dispose() => _backbone.Dispose();
+
+    /// <summary>The backbone's input tensor of a decoded image, and of its mirror image when <see cref="FeaturizerOptions.FlipAveraging"/> is on.</summary>
+    private float[][] Prepare(byte[] rgba)
+    {
+        var tensor = new float[_preprocessor.TensorLength];
+        _preprocessor.Fill(rgba, tensor);
+        if (!_options.FlipAveraging)
+        {
+            return [tensor];
+        }
+
+        var mirrored = new float[_preprocessor.TensorLength];
+        _preprocessor.Fill(Mirror(rgba, Backbone.InputWidth, Backbone.InputHeight), mirrored);
+        return [tensor, mirrored];
+    }
+
+    /// <summary>The features of each view, averaged.</summary>
+    private float[] Run(float[][] views, CancellationToken cancellationToken)
+    {
+        var output = _backbone.Run(views[0], cancellationToken);
+        for (var v = 1; v < views.Length; v++)
+        {
+            var other = _backbone.Run(views[v], cancellationToken);
+            for (var k = 0; k < output.Length; k++)
+            {
+                output[k] += other[k];
+            }
+        }
+
+        if (views.Length > 1)
+        {
+            var scale = 1f / views.Length;
+            for (var k = 0; k < output.Length; k++)
+            {
+                output[k] *= scale;
+            }
+        }
+
+        return output;
+    }
+
+    /// <summary>The RGBA image mirrored left to right.</summary>
+    internal static byte[] Mirror(byte[] rgba, int width, int height)
+    {
+        var mirrored = new byte[rgba.Length];
+        for (var y = 0; y < height; y++)
+        {
+            var row = y * width * 4;
+            for (var x = 0; x < width; x++)
+            {
+                Buffer.BlockCopy(rgba, row + (x * 4), mirrored, row + ((width - 1 - x) * 4), 4);
+            }
+        }
+
+        return mirrored;
+    }
+
+    /// <summary>Stores features; a cache that cannot be written is turned off for writing, once, with one warning, and the run goes on.</summary>
+    private void WriteToCache(string hash, float[] output)
+    {
+        if (Cache is null || Volatile.Read(ref _cacheWritesOff) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            Cache.Write(Identity, hash, output);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            TurnCacheWritesOff(e);
+        }
+    }
+
+    private void TurnCacheWritesOff(Exception e)
+    {
+        if (Interlocked.Exchange(ref _cacheWritesOff, 1) != 0)
+        {
+            return;
+        }
+
+        CacheProblem = $"The feature cache '{Cache!.Directory}' cannot be written ({e.Message.TrimEnd('.')}): features are computed but not stored from now on " +
+            "(entries already there are still used). Free space, fix the folder's permissions, or choose another cache folder (--cache DIR, or --no-cache).";
+        _options.CacheWarning?.Invoke(CacheProblem);
+    }
 
     internal static string ComputeIdentity(BackboneSpec spec)
     {

@@ -21,7 +21,10 @@ public sealed record EpochRecord
     /// <summary>The validation accuracy after the epoch, 0 to 1, when there is a validation set.</summary>
     public double? ValidationAccuracy { get; init; }
 
-    /// <summary>The learning rate used during the epoch.</summary>
+    /// <summary>The validation macro-F1 after the epoch, 0 to 1, when there is a validation set.</summary>
+    public double? ValidationMacroF1 { get; init; }
+
+    /// <summary>The learning rate of the first parameter group at the epoch's first step (per-step schedules change it within the epoch).</summary>
     public required double LearningRate { get; init; }
 
     /// <summary>Wall time of the epoch in seconds.</summary>

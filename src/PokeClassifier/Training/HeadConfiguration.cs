@@ -44,6 +44,13 @@ public abstract record HeadConfiguration
     /// <summary>Checks the options and returns every problem found (empty when valid).</summary>
     public abstract IReadOnlyList<string> Validate();
 
+    /// <summary>This configuration with the knobs of <paramref name="knobs"/> applied (those left unset keep their values).</summary>
+    /// <exception cref="ArgumentException">A knob that this kind of head does not take is set.</exception>
+    public abstract HeadConfiguration WithOverrides(TrainingOverrides knobs);
+
+    /// <summary>The trainer of this kind of head (what it needs, how it trains).</summary>
+    internal abstract HeadTrainer CreateTrainer();
+
     /// <inheritdoc />
     public override string ToString() => Description;
 }
@@ -66,7 +73,17 @@ public sealed record MLNetHeadConfiguration : HeadConfiguration
     public override string TrainingPath => "ML.NET";
 
     /// <inheritdoc />
-    public override string Description => $"ML.NET {Options.Trainer}";
+    internal override HeadTrainer CreateTrainer() => new MLNetHeadTrainer(Options);
+
+    /// <inheritdoc />
+    public override string Description => $"ML.NET {Options.Trainer}{(Options.ChooseL2OnValidation ? " (L2 chosen on validation)" : string.Empty)}";
+
+    /// <inheritdoc />
+    public override HeadConfiguration WithOverrides(TrainingOverrides knobs)
+    {
+        ArgumentNullException.ThrowIfNull(knobs);
+        return knobs.IsEmpty ? this : throw TrainingOverrides.NotFor(Description, knobs.Set(), "an ML.NET head is fitted in one call on the frozen features; they apply to the TorchSharp heads and to fine-tuning");
+    }
 
     /// <inheritdoc />
     public override IReadOnlyList<string> Validate()

@@ -41,6 +41,9 @@ internal sealed class MLNetHead : IClassifierHead
 
     public IReadOnlyList<string> Classes { get; }
 
+    /// <summary>The L2 weight the head was fitted with (chosen on validation when asked); <see langword="null"/> for LightGbm or a loaded head.</summary>
+    public float? L2Regularization { get; init; }
+
     public int[] FeatureShape { get; }
 
     public string Kind => TrainingPath;
@@ -52,6 +55,60 @@ internal sealed class MLNetHead : IClassifierHead
     public static MLNetHead Train(IReadOnlyList<string> classes, IReadOnlyList<string> labels, IReadOnlyList<float[]> features, int[] featureShape, MLNetHeadOptions options, int seed, CancellationToken cancellationToken)
     {
         options.Validate();
+        if (options.ChooseL2OnValidation && options.Trainer != MLNetTrainer.LightGbm)
+        {
+            options = ChooseL2(classes, labels, features, featureShape, options, seed, cancellationToken);
+        }
+
+        return Fit(classes, labels, features, featureShape, options, seed, cancellationToken);
+    }
+
+    /// <summary>The options with the L2 weight that scores the best validation macro-F1 (ties: the stronger regularisation).</summary>
+    internal static MLNetHeadOptions ChooseL2(IReadOnlyList<string> classes, IReadOnlyList<string> labels, IReadOnlyList<float[]> features, int[] featureShape, MLNetHeadOptions options, int seed, CancellationToken cancellationToken)
+    {
+        // Stratified: every fifth row of each class (in a seeded order) is held out; a class with one row stays in training.
+        var random = new Random(seed);
+        var heldOut = new HashSet<int>();
+        foreach (var group in Enumerable.Range(0, labels.Count).GroupBy(i => labels[i], StringComparer.Ordinal))
+        {
+            var rows = group.OrderBy(_ => random.Next()).ToArray();
+            for (var k = 0; k < rows.Length / 5; k++)
+            {
+                heldOut.Add(rows[k]);
+            }
+        }
+
+        var fit = Enumerable.Range(0, labels.Count).Where(i => !heldOut.Contains(i)).ToArray();
+        var check = heldOut.Order().ToArray();
+        if (check.Length == 0 || fit.Select(i => labels[i]).Distinct(StringComparer.Ordinal).Count() < 2)
+        {
+            return options;
+        }
+
+        var index = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
+        var truth = check.Select(i => index[labels[i]]).ToArray();
+        var bestScore = double.NegativeInfinity;
+        var best = options.L2Regularization;
+        foreach (var l2 in options.L2Candidates.Order())
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var candidate = new MLNetHeadOptions { Trainer = options.Trainer, L2Regularization = l2, MaximumIterations = options.MaximumIterations };
+            var head = Fit(classes, fit.Select(i => labels[i]).ToArray(), fit.Select(i => features[i]).ToArray(), featureShape, candidate, seed, cancellationToken);
+            var scores = head.Score(check.Select(i => features[i]).ToArray());
+            var predicted = scores.Select(s => Array.IndexOf(s, s.Max())).ToArray();
+            var f1 = TorchTrainer.MacroF1(truth, predicted, classes.Count);
+            if (f1 >= bestScore)
+            {
+                bestScore = f1;
+                best = l2;
+            }
+        }
+
+        return new MLNetHeadOptions { Trainer = options.Trainer, L2Regularization = best, MaximumIterations = options.MaximumIterations };
+    }
+
+    private static MLNetHead Fit(IReadOnlyList<string> classes, IReadOnlyList<string> labels, IReadOnlyList<float[]> features, int[] featureShape, MLNetHeadOptions options, int seed, CancellationToken cancellationToken)
+    {
         cancellationToken.ThrowIfCancellationRequested();
         var context = new MLContext(seed);
         var data = FeatureView(context, featureShape, labels, features);
@@ -65,7 +122,7 @@ internal sealed class MLNetHead : IClassifierHead
         try
         {
             var head = estimator.Fit(keyed);
-            return new MLNetHead(context, head, classes, featureShape);
+            return new MLNetHead(context, head, classes, featureShape) { L2Regularization = options.Trainer == MLNetTrainer.LightGbm ? null : options.L2Regularization };
         }
         catch (InvalidOperationException) when (cancellationToken.IsCancellationRequested)
         {

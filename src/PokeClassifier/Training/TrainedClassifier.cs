@@ -57,7 +57,7 @@ public sealed partial class TrainedClassifier : IDisposable
     public ClassPrediction Predict(string imagePath, int topK = 5)
     {
         ArgumentException.ThrowIfNullOrEmpty(imagePath);
-        return Predict(File.ReadAllBytes(imagePath), topK, imagePath);
+        return Predict(FileProbe.ReadRegularFile(imagePath), topK, imagePath);
     }
 
     /// <summary>Predicts the label of an encoded image (JPEG, PNG, GIF, BMP, WebP). Thread-safe.</summary>

@@ -42,14 +42,15 @@ public sealed class ImageDatasetTests
         Assert.Equal(SkipReason.Truncated, reasons["bad-truncated-png.jpg"]);
         Assert.Equal(SkipReason.Truncated, reasons["bad-truncated-jpeg.jpg"]);
         Assert.Equal(SkipReason.NotAnImage, reasons["stray.png"]);
-        Assert.Equal(6, dataset.Skipped.Count);
-        Assert.All(dataset.Skipped.Where(s => s.Label is not null), s => Assert.Equal("cats", s.Label));
+        Assert.Equal(SkipReason.Empty, reasons["empty-class"]); // an empty class folder is said, not dropped
+        Assert.Equal(7, dataset.Skipped.Count);
+        Assert.All(dataset.Skipped.Where(s => s.Label is not null && s.Label != "empty-class"), s => Assert.Equal("cats", s.Label));
 
         // The same square encoded as PNG twice: under two classes, a labelling error.
         var cross = Assert.Single(dataset.Duplicates);
         Assert.True(cross.CrossesClasses);
         Assert.Equal(2, cross.Items.Count);
-        Assert.Contains("6 skipped", dataset.ToString(), StringComparison.Ordinal);
+        Assert.Contains("7 skipped", dataset.ToString(), StringComparison.Ordinal);
         Directory.Delete(root, true);
     }
 
@@ -68,14 +69,16 @@ public sealed class ImageDatasetTests
     [Fact]
     public async Task Given_a_manifest_with_groups_When_loaded_Then_labels_and_groups_come_from_its_columns()
     {
-        var manifest = Path.Combine(TestImages.SharedDataset, "manifest.csv");
-        var dataset = await ImageDataset.FromManifestAsync(manifest, new DatasetLoadOptions { VerifyImages = false });
-        Assert.Equal(151, dataset.Classes.Count);
-        Assert.Equal(4686, dataset.Items.Count);
+        var drawn = DrawnAnimations.Write(TestImages.NewTempDir("manifest"), classes: 5, framesPerAnimation: 2, size: 48);
+        var dataset = await ImageDataset.FromManifestAsync(drawn.Manifest, new DatasetLoadOptions { VerifyImages = false });
+        Assert.Equal(5, dataset.Classes.Count);
+        Assert.Equal(5 * 4 * 2, dataset.Items.Count);
         Assert.True(dataset.HasGroups);
-        var abra = dataset.Items.First(i => i.Path.EndsWith("063_back-shiny_f000.png", StringComparison.Ordinal));
-        Assert.Equal("Abra", abra.Label);
-        Assert.Equal("063_back-shiny", abra.Group);
+        var third = dataset.Items.First(i => i.Path.EndsWith("003_back-shiny_f001.png", StringComparison.Ordinal));
+        Assert.Equal(DrawnAnimations.ClassName(2), third.Label);
+        Assert.Equal("003_back-shiny", third.Group);
+        Assert.Equal(8, dataset.Items.Count(i => i.Label == third.Label));
+        Directory.Delete(drawn.Root, recursive: true);
     }
 
     [Fact]

@@ -102,13 +102,16 @@ public sealed class SplitTests
     }
 
     [Fact]
-    public async Task Given_a_shared_split_file_When_applied_Then_the_held_out_animation_is_the_test_set_and_nothing_leaks()
+    public async Task Given_a_split_file_holding_out_one_animation_When_applied_Then_the_held_out_animation_is_the_test_set_and_nothing_leaks()
     {
-        var manifest = Path.Combine(TestImages.SharedDataset, "manifest.csv");
-        var dataset = await ImageDataset.FromManifestAsync(manifest, new DatasetLoadOptions { VerifyImages = false });
-        var split = DatasetSplit.FromFile(dataset, Path.Combine(TestImages.SharedSplits, "pokeapi_holdout-gif-front.csv"));
+        var drawn = DrawnAnimations.Write(TestImages.NewTempDir("split-file"), classes: 6, framesPerAnimation: 3, size: 48);
+        var dataset = await ImageDataset.FromManifestAsync(drawn.Manifest, new DatasetLoadOptions { VerifyImages = false });
+        var split = DatasetSplit.FromFile(dataset, drawn.HoldoutFrontSplit);
         Assert.Equal(dataset.Items.Count, split.Train.Count + split.Test.Count);
+        Assert.Equal(6 * 3, split.Test.Count);
+        Assert.Equal(6, split.Test.Select(i => i.Group).Distinct().Count());
         Assert.All(split.Test, i => Assert.EndsWith("_front", i.Group, StringComparison.Ordinal));
         Assert.Empty(split.LeakingGroups());
+        Directory.Delete(drawn.Root, recursive: true);
     }
 }

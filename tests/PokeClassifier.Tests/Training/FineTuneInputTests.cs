@@ -8,10 +8,10 @@ namespace PokeClassifier.Tests.Training;
 
 public sealed class FineTuneInputTests
 {
-    private static readonly string[] Classes = ["Bulbasaur", "Charmander", "Squirtle"];
+    private static readonly string[] Classes = [.. OnnxExportTests.Drawn.Classes.Take(3)];
 
     private static FineTuneImages Images(int size, int perClass = 3) =>
-        FineTuneImages.Load(OnnxExportTests.Sprites(Classes, perClass), Classes, size, 2, 1L << 24, default);
+        FineTuneImages.Load(OnnxExportTests.Images(Classes.Length, perClass), Classes, size, 2, 1L << 24, default);
 
     private static float[] Values(Tensor t) => t.contiguous().data<float>().ToArray();
 

@@ -15,10 +15,11 @@ namespace PokeClassifier.Tests.Training;
 
 public sealed class OnnxExportTests
 {
-    /// <summary>A few real sprites of a few classes from the shared dataset, in a fixed order.</summary>
-    internal static DatasetItem[] Sprites(string[] classes, int perClass, int skip = 0) =>
-        classes.SelectMany(c => Directory.GetFiles(Path.Combine(TestImages.SharedDataset, c)).Order(StringComparer.Ordinal)
-            .Where((_, i) => i % 3 == 0).Skip(skip).Take(perClass).Select(p => new DatasetItem { Path = p, Label = c })).ToArray();
+    /// <summary>The drawn set the export and fine-tuning tests share (15 classes, four animations of five frames each).</summary>
+    internal static DrawnAnimations Drawn => DrawnAnimations.Get(classes: 15, framesPerAnimation: 5);
+
+    /// <summary>A few drawn images of the first <paramref name="classes"/> classes, spanning their animations, in a fixed order.</summary>
+    internal static DatasetItem[] Images(int classes, int perClass, int skip = 0) => Drawn.Take(Drawn.Classes.Take(classes), perClass, skip);
 
     /// <summary>What the exported model's input contract asks for: RGB planes, 0..255, resized to the input size.</summary>
     internal static float[] Pixels(string path, int width, int height)
@@ -67,9 +68,9 @@ public sealed class OnnxExportTests
     public async Task Given_an_MLNet_classifier_on_ResNet18_When_exported_Then_OnnxRuntime_gives_the_librarys_probabilities_and_labels()
     {
         var cache = TestImages.NewTempDir("export-cache");
-        var train = Sprites(["Bulbasaur", "Charmander", "Squirtle", "Pikachu"], perClass: 6);
-        var test = Sprites(["Bulbasaur", "Charmander", "Squirtle", "Pikachu"], perClass: 2, skip: 6).Select(i => i.Path).ToArray();
-        using var classifier = await ImageClassification.FromFolder(TestImages.SharedDataset).WithFeatureCache(cache).TrainAsync(train);
+        var train = Images(4, perClass: 6);
+        var test = Images(4, perClass: 2, skip: 6).Select(i => i.Path).ToArray();
+        using var classifier = await ImageClassification.FromFolder(Drawn.Root).WithFeatureCache(cache).TrainAsync(train);
         var path = Path.Combine(cache, "classifier.onnx");
 
         classifier.ExportOnnx(path);
@@ -86,9 +87,9 @@ public sealed class OnnxExportTests
     public async Task Given_a_custom_TorchSharp_head_on_frozen_ResNet18_When_exported_Then_OnnxRuntime_gives_the_librarys_probabilities()
     {
         var cache = TestImages.NewTempDir("export-custom");
-        var train = Sprites(["Bulbasaur", "Charmander", "Squirtle"], perClass: 6);
-        var test = Sprites(["Bulbasaur", "Charmander", "Squirtle"], perClass: 2, skip: 6).Select(i => i.Path).ToArray();
-        using var classifier = await ImageClassification.FromFolder(TestImages.SharedDataset).WithFeatureCache(cache)
+        var train = Images(3, perClass: 6);
+        var test = Images(3, perClass: 2, skip: 6).Select(i => i.Path).ToArray();
+        using var classifier = await ImageClassification.FromFolder(Drawn.Root).WithFeatureCache(cache)
             .WithCustomHead(CustomHeadOptions.Mlp(0.3, 64, 32), new TrainingOptions { Epochs = 3, EarlyStopping = null, Seed = 1 })
             .TrainAsync(train);
         var path = Path.Combine(cache, "custom.onnx");
@@ -163,9 +164,9 @@ public sealed class OnnxExportTests
         }
 
         var spec = BackboneSpec.ResNet18Torch(weights, inputSize: 64) with { WeightSources = [] };
-        var train = Sprites(["Bulbasaur", "Charmander", "Squirtle"], perClass: 5);
-        var test = Sprites(["Bulbasaur", "Charmander", "Squirtle"], perClass: 2, skip: 5).Select(i => i.Path).ToArray();
-        using var classifier = await ImageClassification.FromFolder(TestImages.SharedDataset).WithBackbone(spec).WithoutFeatureCache()
+        var train = Images(3, perClass: 5);
+        var test = Images(3, perClass: 2, skip: 5).Select(i => i.Path).ToArray();
+        using var classifier = await ImageClassification.FromFolder(Drawn.Root).WithBackbone(spec).WithoutFeatureCache()
             .WithFeaturizer(new FeaturizerOptions { UseCache = false, Parallelism = 1 }).TrainAsync(train);
         var path = Path.Combine(dir, "classifier.onnx");
 

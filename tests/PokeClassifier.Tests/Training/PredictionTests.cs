@@ -134,9 +134,11 @@ public sealed class PredictionTests(PredictionFixture fixture) : IClassFixture<P
         var rows = await ToListAsync(fixture.MLNet.PredictAsync(paths, cancellationToken: timeout.Token));
         Assert.Equal(paths, rows.Select(r => r.Path));
         Assert.True(rows[0].Succeeded);
-        Assert.Equal([SkipReason.Unreadable, SkipReason.Unreadable, SkipReason.Empty, SkipReason.Empty], rows.Skip(1).Select(r => r.Skipped!.Reason));
-        Assert.Contains("does not exist", rows[1].Skipped!.Detail, StringComparison.Ordinal);
-        Assert.Contains("folder", rows[2].Skipped!.Detail, StringComparison.Ordinal);
+        Assert.Equal([SkipReason.Unreadable, SkipReason.NotARegularFile, SkipReason.NotARegularFile, SkipReason.NotARegularFile], rows.Skip(1).Select(r => r.Skipped!.Reason));
+        Assert.Contains("Could not find file", rows[1].Skipped!.Detail, StringComparison.Ordinal);
+        Assert.Contains("a folder", rows[2].Skipped!.Detail, StringComparison.Ordinal);
+        Assert.Contains("FIFO", rows[3].Skipped!.Detail, StringComparison.Ordinal);
+        Assert.Contains("character device", rows[4].Skipped!.Detail, StringComparison.Ordinal);
         Directory.Delete(dir, recursive: true);
     }
 

@@ -21,8 +21,16 @@ internal sealed class AdamOptimizer
 {
     private readonly Slot[][] _slots;
 
-    public AdamOptimizer(IReadOnlyList<ParameterGroup> groups, double beta1, double beta2, double epsilon, double weightDecay)
+    /// <param name="groups">The parameter groups.</param>
+    /// <param name="beta1">Decay of the running mean of gradients.</param>
+    /// <param name="beta2">Decay of the running mean of squared gradients.</param>
+    /// <param name="epsilon">Added to the denominator.</param>
+    /// <param name="weightDecay">Weight decay of groups that set none.</param>
+    /// <param name="decoupled">AdamW (Loshchilov and Hutter): the weights shrink by <c>lr · weight_decay</c> each step, apart from the
+    /// gradient's moments; otherwise the decay is an L2 term added to the gradient, as PyTorch's <c>Adam</c>.</param>
+    public AdamOptimizer(IReadOnlyList<ParameterGroup> groups, double beta1, double beta2, double epsilon, double weightDecay, bool decoupled = false)
     {
+        Decoupled = decoupled;
         ArgumentNullException.ThrowIfNull(groups);
         Beta1 = beta1;
         Beta2 = beta2;
@@ -45,6 +53,9 @@ internal sealed class AdamOptimizer
     public double Beta2 { get; }
 
     public double Epsilon { get; }
+
+    /// <summary>Whether weight decay is decoupled from the gradient (AdamW).</summary>
+    public bool Decoupled { get; }
 
     /// <summary>Clears every gradient (sets it to zero), as <c>optimizer.zero_grad()</c>.</summary>
     public void ZeroGrad()
@@ -76,6 +87,14 @@ internal sealed class AdamOptimizer
                 }
 
                 slot.Steps++;
+                var decay = (float)WeightDecays[g];
+                if (Decoupled && decay != 0)
+                {
+                    // AdamW: p -= lr * wd * p, before the Adam step, which then sees no decay term.
+                    Scale(MemoryMarshal.Cast<byte, float>(slot.Parameter.bytes), (float)(1 - (LearningRates[g] * decay)));
+                    decay = 0;
+                }
+
                 var biasCorrection1 = 1 - Math.Pow(Beta1, slot.Steps);
                 var biasCorrection2Sqrt = Math.Sqrt(1 - Math.Pow(Beta2, slot.Steps));
                 Update(
@@ -88,8 +107,57 @@ internal sealed class AdamOptimizer
                     (float)(LearningRates[g] / biasCorrection1),
                     (float)(1 / biasCorrection2Sqrt),
                     (float)Epsilon,
-                    (float)WeightDecays[g]);
+                    decay);
             }
+        }
+    }
+
+    /// <summary>Writes every moment and step count (for a checkpoint).</summary>
+    public void Write(BinaryWriter writer)
+    {
+        foreach (var slot in _slots.SelectMany(s => s))
+        {
+            writer.Write(slot.Steps);
+            writer.Write(slot.Mean.Length);
+            writer.Write(MemoryMarshal.AsBytes(slot.Mean.AsSpan()));
+            writer.Write(MemoryMarshal.AsBytes(slot.Variance.AsSpan()));
+        }
+    }
+
+    /// <summary>Reads what <see cref="Write"/> wrote, for the same parameters.</summary>
+    public void Read(BinaryReader reader)
+    {
+        foreach (var slot in _slots.SelectMany(s => s))
+        {
+            slot.Steps = reader.ReadInt64();
+            var length = reader.ReadInt32();
+            if (length != slot.Mean.Length)
+            {
+                throw new InvalidDataException($"The checkpoint's optimizer state holds {length} values for a parameter of {slot.Mean.Length}.");
+            }
+
+            reader.ReadExactly(MemoryMarshal.AsBytes(slot.Mean.AsSpan()));
+            reader.ReadExactly(MemoryMarshal.AsBytes(slot.Variance.AsSpan()));
+        }
+    }
+
+    private static void Scale(Span<float> values, float factor)
+    {
+        var i = 0;
+        if (Vector.IsHardwareAccelerated && values.Length >= Vector<float>.Count)
+        {
+            var v = MemoryMarshal.Cast<float, Vector<float>>(values);
+            for (var k = 0; k < v.Length; k++)
+            {
+                v[k] *= factor;
+            }
+
+            i = v.Length * Vector<float>.Count;
+        }
+
+        for (; i < values.Length; i++)
+        {
+            values[i] *= factor;
         }
     }
 

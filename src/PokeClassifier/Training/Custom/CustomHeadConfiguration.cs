@@ -32,6 +32,18 @@ public sealed record CustomHeadConfiguration : HeadConfiguration
     /// <inheritdoc />
     public override IReadOnlyList<string> Validate() => [.. Head.Problems(), .. Training.Problems()];
 
+    internal override HeadTrainer CreateTrainer() => new TorchHeadTrainer(Head, Training);
+
+    /// <inheritdoc />
+    public override HeadConfiguration WithOverrides(TrainingOverrides knobs)
+    {
+        ArgumentNullException.ThrowIfNull(knobs);
+        var fineTuneOnly = knobs.Set().Where(k => k is "--input-size" or "--augment" or "--unfreeze").ToArray();
+        return fineTuneOnly.Length > 0
+            ? throw TrainingOverrides.NotFor(Description, fineTuneOnly, "this head trains on cached features of the frozen backbone; they apply to fine-tuning")
+            : new CustomHeadConfiguration(Head, knobs.Apply(Training));
+    }
+
     /// <inheritdoc />
     public override string ToString() => Description;
 }

@@ -111,13 +111,18 @@ internal static class HeadNetwork
 internal sealed class SeededDropout : Module<Tensor, Tensor>
 {
     private readonly Generator _generator;
+    private readonly ulong _seed;
 
     public SeededDropout(double probability, ulong seed)
         : base(nameof(SeededDropout))
     {
         Probability = probability;
+        _seed = seed;
         _generator = new Generator(seed);
     }
+
+    /// <summary>Draws the masks of an epoch from (seed, epoch), so a run resumed at that epoch draws the same masks.</summary>
+    public void Reseed(int epoch) => _generator.manual_seed(unchecked((long)(_seed * 1_000_003UL) + epoch));
 
     public double Probability { get; }
 

@@ -14,4 +14,7 @@ public enum TrainingMetric
 
     /// <summary>The training accuracy of the epoch (higher is better).</summary>
     TrainingAccuracy,
+
+    /// <summary>The validation macro-F1 (higher is better): the mean over classes of F1, so that small classes count as much as large ones. Needs a validation set.</summary>
+    ValidationMacroF1,
 }

@@ -12,7 +12,7 @@ namespace PokeClassifier.Training;
 /// over its examples, weighted by <see cref="ClassWeights"/>. The learning rate of epoch <c>e</c> (1-based) is
 /// <c>LearningRate * Schedule.Factor(e)</c>, times <see cref="ReduceOnPlateauOptions.Factor"/> for every plateau reduction so far.
 /// </remarks>
-public sealed class TrainingOptions
+public sealed record TrainingOptions
 {
     /// <summary>The most epochs to train (early stopping may end sooner).</summary>
     /// <value>The default is 10.</value>
@@ -38,9 +38,77 @@ public sealed class TrainingOptions
     /// <value>The default is 1e-7 (Keras's; PyTorch's is 1e-8).</value>
     public double Epsilon { get; init; } = 1e-7;
 
-    /// <summary>L2 penalty added to the gradient by Adam (PyTorch's <c>weight_decay</c>, not decoupled AdamW).</summary>
+    /// <summary>Weight decay: an L2 penalty added to the gradient (PyTorch's <c>Adam</c>), or decoupled when <see cref="DecoupledWeightDecay"/> is set.</summary>
     /// <value>The default is 0.</value>
     public double WeightDecay { get; init; }
+
+    /// <summary>
+    /// Whether weight decay is decoupled from the gradient (AdamW, Loshchilov and Hutter): each step shrinks the weights by
+    /// <c>lr * WeightDecay</c>, so the decay does not pass through Adam's per-weight scaling. fastai and timm train this way.
+    /// </summary>
+    /// <value>The default is <see langword="false"/> (the study's Adam).</value>
+    public bool DecoupledWeightDecay { get; init; }
+
+    /// <summary>
+    /// The longest the loop may run; when the time left would not cover another batch and the validation pass, training stops with
+    /// the weights it has (restore-best still applies). <see langword="null"/> for no limit.
+    /// </summary>
+    /// <value>The default is <see langword="null"/>.</value>
+    public TimeSpan? TimeLimit { get; init; }
+
+    /// <summary>Callbacks of your own, called after the built-in ones (<see cref="ITrainingCallback"/>).</summary>
+    /// <value>The default is none.</value>
+    public IReadOnlyList<ITrainingCallback> Callbacks { get; init; } = [];
+
+    /// <summary>
+    /// A file to write a checkpoint to after every epoch (weights, optimizer state, history), replacing the previous one atomically;
+    /// <see langword="null"/> for none. With <see cref="Resume"/>, an interrupted run started again with the same data, options and
+    /// seed goes on from the last finished epoch and ends with the weights an uninterrupted run would have.
+    /// </summary>
+    /// <value>The default is <see langword="null"/>.</value>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>Whether to continue from <see cref="CheckpointPath"/> when it exists (a checkpoint of another run is an error).</summary>
+    /// <value>The default is <see langword="false"/>.</value>
+    public bool Resume { get; init; }
+
+    /// <summary>
+    /// The recommended loop for fine-tuning a whole backbone (with <see cref="FineTuneOptions.Recommended"/>): AdamW (weight decay 0.01)
+    /// with the head at 2e-3 and the backbone at a twentieth of it, warm-up then cosine, label smoothing 0.1, 8 epochs, early stopping
+    /// on the validation macro-F1 with restore-best (patience as long as the run, so it only keeps the best epoch). A time budget
+    /// (<see cref="TrainingBudget"/>) sets the epochs and the input size from this machine's measured speed.
+    /// </summary>
+    public static TrainingOptions RecommendedFineTune => new()
+    {
+        Epochs = 8,
+        LearningRate = 2e-3,
+        Epsilon = 1e-8,
+        DecoupledWeightDecay = true,
+        WeightDecay = 0.01,
+        Schedule = LearningRateSchedule.WarmupCosine(0.04),
+        LabelSmoothing = 0.1,
+        EarlyStopping = new EarlyStoppingOptions { Monitor = TrainingMetric.ValidationMacroF1, Patience = 8 },
+    };
+
+    /// <summary>The study's loop: Adam at 1e-3, the rate times 0.9 every epoch, 10 epochs, batch 32, early stopping on the validation loss.</summary>
+    public static TrainingOptions Study => new();
+
+    /// <summary>
+    /// The recommended loop for a head on frozen features: AdamW (weight decay 1e-4) at 3e-3 with a warm-up then cosine schedule,
+    /// label smoothing 0.1, 60 epochs (an epoch on cached features takes milliseconds), early stopping on the validation macro-F1
+    /// with patience 10 and restore-best. It converges where the study's budget does not (<c>docs/recipes.md</c>).
+    /// </summary>
+    public static TrainingOptions Recommended => new()
+    {
+        Epochs = 60,
+        LearningRate = 3e-3,
+        Epsilon = 1e-8,
+        DecoupledWeightDecay = true,
+        WeightDecay = 1e-4,
+        Schedule = LearningRateSchedule.WarmupCosine(0.05),
+        LabelSmoothing = 0.1,
+        EarlyStopping = new EarlyStoppingOptions { Monitor = TrainingMetric.ValidationMacroF1, Patience = 10 },
+    };
 
     /// <summary>How the learning rate changes from epoch to epoch.</summary>
     /// <value>The default is <see cref="LearningRateSchedule.Exponential(double)"/> with gamma 0.9: reduced every epoch, as in the study.</value>
@@ -93,7 +161,7 @@ public sealed class TrainingOptions
 
     /// <inheritdoc />
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"Adam lr {LearningRate} (betas {Beta1}, {Beta2}), {Schedule}, {Epochs} epochs, batch {BatchSize}, early stopping: {(EarlyStopping is null ? "off" : EarlyStopping.ToString())}");
+        $"{(DecoupledWeightDecay ? "AdamW" : "Adam")} lr {LearningRate}{(WeightDecay > 0 ? $" wd {WeightDecay}" : string.Empty)} (betas {Beta1}, {Beta2}), {Schedule}, {Epochs} epochs, batch {BatchSize}, early stopping: {(EarlyStopping is null ? "off" : EarlyStopping.ToString())}");
 
     internal List<string> Problems()
     {
@@ -157,6 +225,26 @@ public sealed class TrainingOptions
         else
         {
             errors.AddRange(ClassWeights.Problems());
+        }
+
+        if (TimeLimit is { } limit && limit <= TimeSpan.Zero)
+        {
+            errors.Add($"{nameof(TimeLimit)} must be positive (was {limit}).");
+        }
+
+        if (Callbacks is null || Callbacks.Any(c => c is null))
+        {
+            errors.Add($"{nameof(Callbacks)} must be a list of callbacks without nulls.");
+        }
+
+        if (Resume && CheckpointPath is null)
+        {
+            errors.Add($"{nameof(Resume)} needs a {nameof(CheckpointPath)}.");
+        }
+
+        if (CheckpointPath is { } checkpoint && string.IsNullOrWhiteSpace(checkpoint))
+        {
+            errors.Add($"{nameof(CheckpointPath)} must be null or a file path.");
         }
 
         errors.AddRange(EarlyStopping?.Problems() ?? []);

@@ -5,7 +5,7 @@ namespace PokeClassifier.Training;
 /// a random resized crop, a horizontal flip and a colour jitter, applied in that order to the decoded image at the input size.
 /// Validation and test images are never augmented.
 /// </summary>
-public sealed class AugmentationOptions
+public sealed record AugmentationOptions
 {
     /// <summary>The smallest area of a random crop, as a fraction of the image (torchvision's <c>RandomResizedCrop</c> scale).</summary>
     /// <value>The default is 0.6 (sprites fill most of their frame; torchvision's 0.08 would often cut the Pokémon away).</value>

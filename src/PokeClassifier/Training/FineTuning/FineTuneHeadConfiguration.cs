@@ -58,6 +58,15 @@ public sealed record FineTuneHeadConfiguration : HeadConfiguration
         return problems;
     }
 
+    internal override HeadTrainer CreateTrainer() => new FineTuneTrainer(this);
+
+    /// <inheritdoc />
+    public override HeadConfiguration WithOverrides(TrainingOverrides knobs)
+    {
+        ArgumentNullException.ThrowIfNull(knobs);
+        return new FineTuneHeadConfiguration(Head, knobs.Apply(Training), knobs.Apply(FineTuning));
+    }
+
     /// <inheritdoc />
     public override string ToString() => Description;
 }

@@ -17,7 +17,7 @@ namespace PokeClassifier.Training;
 /// Augmentation changes the input every epoch, so it needs the whole network every step (measured in <c>docs/fine-tuning.md</c>).
 /// </para>
 /// </remarks>
-public sealed class FineTuneOptions
+public sealed record FineTuneOptions
 {
     /// <summary>Value of <see cref="UnfreezeLastBlocks"/> that trains the whole backbone.</summary>
     public const int AllBlocks = int.MaxValue;
@@ -38,8 +38,8 @@ public sealed class FineTuneOptions
     /// <value>The default is <see langword="null"/>.</value>
     public string? UnfreezeFrom { get; init; }
 
-    /// <summary>The backbone's learning rate; <see langword="null"/> for a tenth of the head's (<c>TrainingOptions.LearningRate</c>).</summary>
-    /// <value>The default is <see langword="null"/> (head rate / 10).</value>
+    /// <summary>The backbone's learning rate; <see langword="null"/> for the head's (<c>TrainingOptions.LearningRate</c>) times <see cref="BackboneLearningRateFactor"/>.</summary>
+    /// <value>The default is <see langword="null"/> (head rate x 0.1).</value>
     public double? BackboneLearningRate { get; init; }
 
     /// <summary>
@@ -66,6 +66,43 @@ public sealed class FineTuneOptions
     /// </summary>
     /// <value>The default is <see langword="false"/>.</value>
     public bool UpdateBatchNormStatistics { get; init; }
+
+    /// <summary>
+    /// Epochs of training the head alone on the frozen backbone's features before the backbone is unfrozen (fastai's
+    /// <c>fine_tune(freeze_epochs)</c>). A new head starts random: trained together with the backbone from the first step, its large
+    /// early gradients flow into the pretrained weights and can wreck them. Its features are computed once (no augmentation), so
+    /// these epochs cost one forward pass over the training images, then milliseconds each. 0 for none.
+    /// </summary>
+    /// <value>The default is 0 (the study's single phase); <see cref="Recommended"/> uses 20.</value>
+    public int HeadWarmupEpochs { get; init; }
+
+    /// <summary>The head's learning rate while it warms up alone.</summary>
+    /// <value>The default is 0.01.</value>
+    public double HeadWarmupLearningRate { get; init; } = 1e-2;
+
+    /// <summary>
+    /// The recommended fine-tuning on a CPU (<c>docs/recipes.md</c>): the whole backbone, at a twentieth of the head's learning rate,
+    /// batch norms updating their statistics, a 20-epoch head warm-up on frozen features, augmentation with crops of 35-100 % of the
+    /// image, flips and colour jitter, at 128 x 128 (pair it with <see cref="TrainingOptions"/> from <c>FineTuneTrainingOptions</c>).
+    /// </summary>
+    public static FineTuneOptions Recommended => new()
+    {
+        UnfreezeLastBlocks = AllBlocks,
+        BackboneLearningRate = null,
+        BackboneLearningRateFactor = 0.05,
+        InputSize = 128,
+        Augmentation = new AugmentationOptions { CropScaleMin = 0.35 },
+        UpdateBatchNormStatistics = true,
+        HeadWarmupEpochs = 20,
+    };
+
+    /// <summary>
+    /// The backbone's learning rate as a share of the head's, used when <see cref="BackboneLearningRate"/> is <see langword="null"/>.
+    /// Adam moves every weight by about the learning rate each step whatever its gradient's size, so the pretrained weights need a
+    /// much smaller rate than a new head: at 1e-3 they are destroyed within an epoch.
+    /// </summary>
+    /// <value>The default is 0.1.</value>
+    public double BackboneLearningRateFactor { get; init; } = 0.1;
 
     /// <summary>Threads libtorch may use for one operator while fine-tuning (training runs one batch at a time).</summary>
     /// <value>The default is <see cref="Environment.ProcessorCount"/>.</value>
@@ -95,6 +132,21 @@ public sealed class FineTuneOptions
             errors.Add($"{nameof(InputSize)} must be a multiple of 32 of at least 32 (was {size}).");
         }
 
+        if (HeadWarmupEpochs < 0)
+        {
+            errors.Add($"{nameof(HeadWarmupEpochs)} must be 0 or more (was {HeadWarmupEpochs}).");
+        }
+
+        if (!(HeadWarmupLearningRate > 0 && double.IsFinite(HeadWarmupLearningRate)))
+        {
+            errors.Add($"{nameof(HeadWarmupLearningRate)} must be positive (was {HeadWarmupLearningRate}).");
+        }
+
+        if (!(BackboneLearningRateFactor > 0 && BackboneLearningRateFactor <= 1))
+        {
+            errors.Add($"{nameof(BackboneLearningRateFactor)} must be in (0, 1] (was {BackboneLearningRateFactor}).");
+        }
+
         if (Threads < 1)
         {
             errors.Add($"{nameof(Threads)} must be at least 1 (was {Threads}).");
@@ -121,5 +173,6 @@ public sealed class FineTuneOptions
     /// <inheritdoc />
     public override string ToString() =>
         (UnfreezeFrom is { } from ? $"from {from}" : UnfreezeLastBlocks == AllBlocks ? "whole backbone" : UnfreezeLastBlocks == 0 ? "backbone frozen" : $"last {UnfreezeLastBlocks} block{(UnfreezeLastBlocks == 1 ? string.Empty : "s")}") +
-        (InputSize is { } s ? $", {s}px" : string.Empty) + (Augmentation is { IsEnabled: true } ? ", augmented" : string.Empty);
+        (InputSize is { } s ? $", {s}px" : string.Empty) + (Augmentation is { IsEnabled: true } ? ", augmented" : string.Empty) +
+        (HeadWarmupEpochs > 0 ? $", head warm-up {HeadWarmupEpochs}" : string.Empty) + (UpdateBatchNormStatistics ? ", batch-norm statistics" : string.Empty);
 }

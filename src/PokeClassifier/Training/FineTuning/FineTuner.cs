@@ -97,12 +97,15 @@ internal static class FineTuner
         TrainedClassifier? classifier = null;
         try
         {
+            var warmup = options.HeadWarmupEpochs > 0
+                ? WarmUpHead(module, head, trainImages, validationImages, tensorizer, classes, configuration, runSeed, cut, featurizer, backbone, size, progress, cancellationToken)
+                : null;
             var network = new FineTuneNetwork(module, head, cut, inputIsFrontier: cached, options.UpdateBatchNormStatistics);
             var headRate = configuration.Training.LearningRate;
             var groups = new List<ParameterGroup> { new("head", network.HeadParameters, headRate) };
             if (network.BackboneParameters.Count > 0)
             {
-                groups.Add(new ParameterGroup("backbone", network.BackboneParameters, options.BackboneLearningRate ?? headRate / 10));
+                groups.Add(new ParameterGroup("backbone", network.BackboneParameters, options.BackboneLearningRate ?? headRate * options.BackboneLearningRateFactor));
             }
 
             var preparation = prepare.Elapsed;
@@ -133,7 +136,8 @@ internal static class FineTuner
                 Classifier = classifier,
                 Skipped = [.. trainImages.Skipped, .. validationImages.Skipped],
                 Preparation = preparation,
-                Training = TimeSpan.FromSeconds(summary.Seconds),
+                Training = TimeSpan.FromSeconds(summary.Seconds + (warmup?.Seconds ?? 0)),
+                HeadWarmup = warmup,
                 FrozenActivationsComputed = (trainActivations?.Computed ?? 0) + (validationActivations?.Computed ?? 0),
                 FrozenActivationBytes = (trainActivations?.Bytes ?? 0) + (validationActivations?.Bytes ?? 0),
                 TrainedParameters = network.BackboneParameters.Sum(p => p.numel()),
@@ -148,6 +152,48 @@ internal static class FineTuner
             }
 
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Trains the head alone on the whole frozen backbone's output (computed once, no augmentation; cached on disk with the run's
+    /// feature cache) with the recommended head loop, then gives the backbone back its trainable part.
+    /// </summary>
+    private static TrainingSummary WarmUpHead(
+        OnnxGraphModule module, TorchSharp.Modules.Sequential head, FineTuneImages train, FineTuneImages validation, ImageTensorizer tensorizer, IReadOnlyList<string> classes,
+        FineTuneHeadConfiguration configuration, int seed, int cut, FeaturizerOptions featurizer, BackboneSpec backbone, int size, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        var options = configuration.FineTuning;
+        module.SetTrainableFrom(module.NodeCount);
+        try
+        {
+            var cache = featurizer.UseCache ? new FeatureCache(featurizer.CacheDirectory) : null;
+            var output = module.Frontier(module.NodeCount).Single();
+            var identity = ActivationBatchSource.Identity(ImageFeaturizer.ComputeIdentity(backbone), size, output);
+            using var trainFeatures = ActivationBatchSource.Build(train, tensorizer, module, module.NodeCount, identity, cache, null, cancellationToken);
+            using var validationFeatures = validation.Count > 0 ? ActivationBatchSource.Build(validation, tensorizer, module, module.NodeCount, identity, cache, null, cancellationToken) : null;
+            var network = new FineTuneNetwork(module, head, module.NodeCount, inputIsFrontier: true, batchNormStatistics: false);
+            var loop = TrainingOptions.Recommended;
+            var warmupOptions = new TrainingOptions
+            {
+                Epochs = options.HeadWarmupEpochs,
+                BatchSize = configuration.Training.BatchSize,
+                LearningRate = options.HeadWarmupLearningRate,
+                Epsilon = loop.Epsilon,
+                DecoupledWeightDecay = loop.DecoupledWeightDecay,
+                WeightDecay = loop.WeightDecay,
+                Schedule = loop.Schedule,
+                LabelSmoothing = configuration.Training.LabelSmoothing,
+                ClassWeights = configuration.Training.ClassWeights,
+                EarlyStopping = null,
+            };
+            return TorchTrainer.Train(
+                network, trainFeatures, validationFeatures, classes, warmupOptions, seed, [new ParameterGroup("head", network.HeadParameters, options.HeadWarmupLearningRate)],
+                new TrainerHooks { EnterTraining = _ => network.EnterTraining() }, options.Threads, progress, cancellationToken);
+        }
+        finally
+        {
+            module.SetTrainableFrom(cut);
         }
     }
 
@@ -200,6 +246,9 @@ internal sealed record FineTuneResult
 
     /// <summary>Backbone parameters that were trained.</summary>
     public long TrainedParameters { get; init; }
+
+    /// <summary>The head's warm-up on frozen features, when there was one.</summary>
+    public TrainingSummary? HeadWarmup { get; init; }
 
     /// <summary>Whether the frozen activations were cached (no augmentation).</summary>
     public bool CachedActivations { get; init; }

@@ -64,7 +64,7 @@ public sealed class OnnxTorchImporterTests
     }
 
     [Fact]
-    public void Given_the_real_ResNet18_When_imported_Then_its_features_match_OnnxRuntime_within_1e4_on_random_and_real_images()
+    public void Given_the_real_ResNet18_When_imported_Then_its_features_match_OnnxRuntime_within_1e4_on_random_and_drawn_images()
     {
         var spec = BackboneSpec.ResNet18;
         using var module = OnnxTorchImporter.Import(ResNet18Model.Value, spec.OutputName, spec.ModelPath);
@@ -74,8 +74,8 @@ public sealed class OnnxTorchImporterTests
             Enumerable.Range(0, 3 * 224 * 224).Select(_ => (float)((rng.NextDouble() * 255) - 120)).ToArray(),
             Enumerable.Range(0, 3 * 224 * 224).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray(),
         };
-        var dataset = TestImages.SharedDataset;
-        inputs.AddRange(new[] { "Pikachu", "Bulbasaur", "Gengar" }.Select(c => ResNet18Input(Directory.GetFiles(Path.Combine(dataset, c)).Order(StringComparer.Ordinal).First())));
+        var drawn = PokeClassifier.Tests.Training.OnnxExportTests.Drawn;
+        inputs.AddRange(drawn.Take(drawn.Classes.Where((_, i) => i % 5 == 0), perClass: 1).Select(i => ResNet18Input(i.Path)));
         using var options = new SessionOptions { IntraOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
         using var session = new InferenceSession(spec.ModelPath, options);
 

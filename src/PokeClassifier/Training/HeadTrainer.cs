@@ -1,0 +1,67 @@
+using PokeClassifier.Backbones;
+using PokeClassifier.Data;
+using PokeClassifier.Features;
+
+namespace PokeClassifier.Training;
+
+/// <summary>Labelled feature rows of one set (training or validation), in the feature cache's row order.</summary>
+internal sealed record FeatureRows(IReadOnlyList<float[]> Rows, IReadOnlyList<string> Labels)
+{
+    public static FeatureRows Of(FeatureSet features, IReadOnlyList<int> rows) =>
+        new(rows.Select(features.Raw).ToArray(), rows.Select(r => features.Items[r].Label).ToArray());
+}
+
+/// <summary>
+/// How one kind of head configuration trains: whether it needs the frozen features or the images, its epoch loop (and so its
+/// validation set), and the training itself. Each <see cref="HeadConfiguration"/> creates its own, so the builder and the
+/// experiment never ask which kind of head they hold: adding a head kind is one new configuration and one new trainer.
+/// </summary>
+internal abstract class HeadTrainer
+{
+    /// <summary>The epoch loop, whose <see cref="TrainingOptions.ValidationFraction"/> holds out a validation set; <see langword="null"/> for heads fitted in one call (no validation set).</summary>
+    public abstract TrainingOptions? Loop { get; }
+
+    /// <summary>Whether it trains on the frozen backbone's cached features (else on the images themselves).</summary>
+    public virtual bool UsesFeatures => true;
+
+    /// <summary>Trains a head on frozen features.</summary>
+    public virtual IClassifierHead Train(IReadOnlyList<string> classes, FeatureRows train, FeatureRows? validation, int[] featureShape, int seed, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"{GetType().Name} trains from images, not features.");
+
+    /// <summary>Trains a whole classifier from the images (fine-tuning).</summary>
+    public virtual FineTuneResult TrainFromImages(
+        BackboneSpec backbone, IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, IReadOnlyList<DatasetItem> validation, FeaturizerOptions featurizer, int seed,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"{GetType().Name} trains on features, not images.");
+}
+
+/// <summary>The ML.NET heads: one fit on the training features, no validation set.</summary>
+internal sealed class MLNetHeadTrainer(MLNetHeadOptions options) : HeadTrainer
+{
+    public override TrainingOptions? Loop => null;
+
+    public override IClassifierHead Train(IReadOnlyList<string> classes, FeatureRows train, FeatureRows? validation, int[] featureShape, int seed, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
+        MLNetHead.Train(classes, train.Labels, train.Rows, featureShape, options, seed, cancellationToken);
+}
+
+/// <summary>The TorchSharp heads on features, with the epoch loop.</summary>
+internal sealed class TorchHeadTrainer(CustomHeadOptions head, TrainingOptions training) : HeadTrainer
+{
+    public override TrainingOptions? Loop => training;
+
+    public override IClassifierHead Train(IReadOnlyList<string> classes, FeatureRows train, FeatureRows? validation, int[] featureShape, int seed, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
+        TorchHead.Train(classes, (train.Rows, train.Labels), validation is null || validation.Rows.Count == 0 ? null : (validation.Rows, validation.Labels), featureShape, head, training, seed, progress, cancellationToken);
+}
+
+/// <summary>Fine-tuning: trains the backbone and the head from the images.</summary>
+internal sealed class FineTuneTrainer(FineTuneHeadConfiguration configuration) : HeadTrainer
+{
+    public override TrainingOptions? Loop => configuration.Training;
+
+    public override bool UsesFeatures => false;
+
+    public override FineTuneResult TrainFromImages(
+        BackboneSpec backbone, IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, IReadOnlyList<DatasetItem> validation, FeaturizerOptions featurizer, int seed,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
+        FineTuner.Train(backbone, classes, train, validation, configuration, featurizer, seed, progress, cancellationToken);
+}

@@ -1,0 +1,46 @@
+namespace PokeClassifier.Cli.Tests;
+
+/// <summary>The training knobs and time budgets of <c>train</c>: each bad combination is one clear line and the usage exit code; a knob reaches the training.</summary>
+public sealed class TrainingKnobTests
+{
+    private static readonly Lazy<string> Data = new(() =>
+    {
+        var root = Path.Combine(CliFixture.NewTempDir("knobs"), "shapes");
+        CliFixture.DrawShapes(root, 6, seed: 9, "circle", "square");
+        return root;
+    });
+
+    [Theory]
+    [InlineData("--head lbfgs --epochs 3", "--epochs")]
+    [InlineData("--head gap --input-size 96", "--input-size")]
+    [InlineData("--head finetune --input-size 100", "InputSize")]
+    [InlineData("--head finetune --augment maybe", "--augment")]
+    [InlineData("--head finetune --unfreeze some", "--unfreeze")]
+    [InlineData("--head gap --label-smoothing 1.5", "LabelSmoothing")]
+    [InlineData("--time-budget soon", "--time-budget")]
+    [InlineData("--preset quick", "--preset")]
+    [InlineData("--preset fast --epochs 2", "--time-budget/--preset")]
+    [InlineData("--preset fast --time-budget 10m", "cannot be used together")]
+    public async Task Given_a_bad_knob_When_training_Then_one_line_names_it_with_the_usage_code(string options, string says)
+    {
+        var run = await CliRun.RunAsync(["train", Data.Value, "--no-cache", .. options.Split(' ')]);
+
+        Assert.True(run.ExitCode == ExitCodes.Usage, run.ToString());
+        var line = Assert.Single(run.ErrorLines);
+        Assert.Contains(says, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Given_epochs_and_a_learning_rate_When_training_a_study_head_Then_the_history_has_that_many_epochs()
+    {
+        var dir = CliFixture.NewTempDir("knob-run");
+        var model = Path.Combine(dir, "model.zip");
+
+        var run = await CliRun.RunAsync("train", Data.Value, "--head", "gap", "--epochs", "3", "--lr", "0.01", "--tta", "--cache", Path.Combine(dir, "cache"), "--out", model, "--split", "0.7,0,0.3");
+
+        Assert.True(run.ExitCode == ExitCodes.Ok, run.ToString());
+        using var classifier = PokeClassifier.Training.TrainedClassifier.Load(model);
+        Assert.True(classifier.Training!.History.Count <= 3, classifier.Training.ToTable());
+        Assert.Equal(0.01, classifier.Training.History[0].LearningRate, 6);
+    }
+}

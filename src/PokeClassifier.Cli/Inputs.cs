@@ -92,10 +92,14 @@ internal static class Inputs
         : throw CliException.Usage($"unknown head '{name}'. Available: {string.Join(", ", Heads.Keys)}.");
 
     /// <summary>Loads a folder-per-class tree or a CSV manifest.</summary>
-    public static async Task<ImageDataset> LoadAsync(string data, IReadOnlyList<string>? classes, IProgress<int>? progress, CancellationToken cancellationToken)
+    public static async Task<ImageDataset> LoadAsync(string data, IReadOnlyList<string>? classes, IProgress<int>? progress, CancellationToken cancellationToken, ImageDataset? loaded = null)
     {
         ImageDataset dataset;
-        if (Directory.Exists(data))
+        if (loaded is not null)
+        {
+            dataset = loaded;
+        }
+        else if (Directory.Exists(data))
         {
             dataset = await ImageDataset.FromFolderAsync(data, progress: progress, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
@@ -125,6 +129,66 @@ internal static class Inputs
 
         var wanted = classes.ToHashSet(StringComparer.Ordinal);
         return dataset.Where(i => wanted.Contains(i.Label));
+    }
+
+    /// <summary>
+    /// Loads the data of a training or comparison command and its fixed split when one is given: <c>--split-file</c> (checked by
+    /// <see cref="DatasetSplit.FromFile"/>: rows that match no image and classes left without training images are errors that list
+    /// them) or <c>--train</c>/<c>--test</c> folders. <c>--classes</c> restricts both. Without a fixed split the split is
+    /// <see langword="null"/> (the command draws one from <c>--split</c>).
+    /// </summary>
+    public static async Task<(ImageDataset Dataset, DatasetSplit? Split)> LoadWithSplitAsync(Commands.DataSettings settings, IProgress<int>? progress, CancellationToken cancellationToken)
+    {
+        var classes = settings.ClassList();
+        if (settings.TrainData is not null)
+        {
+            var train = await LoadAsync(settings.TrainData, classes, progress, cancellationToken).ConfigureAwait(false);
+            var test = await LoadAsync(settings.TestData!, classes is null ? null : classes.Where(c => train.Classes.Contains(c, StringComparer.Ordinal)).ToArray(), progress, cancellationToken).ConfigureAwait(false);
+            var split = DatasetSplit.FromTrainTest(train, test);
+            var root = CommonParent(train.Root, test.Root);
+            var dataset = new ImageDataset(train.Items.Concat(test.Items), train.Skipped.Concat(test.Skipped), root);
+            return (dataset, split);
+        }
+
+        if (settings.SplitFile is not null)
+        {
+            if (!File.Exists(settings.SplitFile))
+            {
+                throw CliException.DataError($"split file '{settings.SplitFile}' does not exist. Pass a CSV with columns path and split.");
+            }
+
+            // The split file is read against every class, then --classes keeps some: rows of the other classes match images.
+            var all = await LoadAsync(settings.Data!, null, progress, cancellationToken).ConfigureAwait(false);
+            var dataset = await LoadAsync(settings.Data!, classes, null, cancellationToken, all).ConfigureAwait(false);
+            var full = DatasetSplit.FromFile(all, settings.SplitFile);
+            if (classes is null)
+            {
+                return (dataset, full);
+            }
+
+            var keep = dataset.Classes.ToHashSet(StringComparer.Ordinal);
+            return (dataset, new DatasetSplit(dataset.Classes, full.Train.Where(i => keep.Contains(i.Label)), full.Validation.Where(i => keep.Contains(i.Label)), full.Test.Where(i => keep.Contains(i.Label))));
+        }
+
+        return (await LoadAsync(settings.Data!, classes, progress, cancellationToken).ConfigureAwait(false), null);
+    }
+
+    private static string? CommonParent(string? a, string? b)
+    {
+        if (a is null || b is null)
+        {
+            return null;
+        }
+
+        var x = Path.GetFullPath(Directory.Exists(a) ? a : Path.GetDirectoryName(a)!).Split(Path.DirectorySeparatorChar);
+        var y = Path.GetFullPath(Directory.Exists(b) ? b : Path.GetDirectoryName(b)!).Split(Path.DirectorySeparatorChar);
+        var n = 0;
+        while (n < x.Length && n < y.Length && x[n] == y[n])
+        {
+            n++;
+        }
+
+        return n <= 1 ? null : string.Join(Path.DirectorySeparatorChar, x.Take(n));
     }
 
     /// <summary>

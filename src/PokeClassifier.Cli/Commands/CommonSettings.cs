@@ -91,6 +91,13 @@ internal class FeaturizingSettings : CommonSettings
 /// <summary>Options of the commands that load a dataset and split it.</summary>
 internal class DataSettings : FeaturizingSettings
 {
+    /// <summary>The split used when neither --split, --split-file nor --train/--test is given.</summary>
+    public const string DefaultSplit = "0.75,0,0.25";
+
+    [CommandArgument(0, "[data]")]
+    [Description("A folder with one sub-folder per class, or a manifest .csv (columns path and label, optionally group and id). Not used with --train/--test.")]
+    public string? Data { get; init; }
+
     [CommandOption("--classes <LIST>")]
     [Description("Use only these classes (comma-separated labels).")]
     public string? Classes { get; init; }
@@ -101,17 +108,35 @@ internal class DataSettings : FeaturizingSettings
     public int Seed { get; init; } = 42;
 
     [CommandOption("--split <FRACTIONS>")]
-    [Description("Train, validation and test fractions, e.g. 0.8,0,0.2 (stratified; group-aware when the manifest has groups).")]
-    [DefaultValue("0.75,0,0.25")]
-    public string Split { get; init; } = "0.75,0,0.25";
+    [Description("Train, validation and test fractions, e.g. 0.8,0,0.2 (stratified; group-aware when the manifest has groups). Default: 0.75,0,0.25.")]
+    public string? Split { get; init; }
+
+    [CommandOption("--split-file <FILE>")]
+    [Description("A fixed split: a CSV with columns path and split (train, validation, test), optionally class; paths relative to the data folder (or the manifest's folder).")]
+    public string? SplitFile { get; init; }
+
+    [CommandOption("--train <DIR>")]
+    [Description("A fixed split, Kaggle style: the training images (a folder with one sub-folder per class, or a manifest .csv). Use with --test, without <data>.")]
+    public string? TrainData { get; init; }
+
+    [CommandOption("--test <DIR>")]
+    [Description("The test images of a fixed split (same classes as --train, or fewer). Use with --train.")]
+    public string? TestData { get; init; }
+
+    /// <summary>Whether the split is given (a split file or train/test folders) rather than drawn.</summary>
+    public bool FixedSplit => SplitFile is not null || TrainData is not null;
+
+    /// <summary>What the data is called in reports: the data argument, or the train folder.</summary>
+    public string DataName => Data ?? TrainData ?? string.Empty;
 
     public SplitOptions SplitOptions()
     {
-        var parts = Split.Split(',', StringSplitOptions.TrimEntries);
+        var text = Split ?? DefaultSplit;
+        var parts = text.Split(',', StringSplitOptions.TrimEntries);
         var values = parts.Select(p => double.TryParse(p, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) ? v : double.NaN).ToArray();
         if (values.Length != 3 || values.Any(double.IsNaN))
         {
-            throw CliException.Usage($"--split '{Split}' is not three comma-separated fractions (train,validation,test), e.g. 0.8,0,0.2");
+            throw CliException.Usage($"--split '{text}' is not three comma-separated fractions (train,validation,test), e.g. 0.8,0,0.2");
         }
 
         var options = new SplitOptions { TrainFraction = values[0], ValidationFraction = values[1], TestFraction = values[2], Seed = Seed, SmallClasses = SmallClassPolicy.TrainOnly };
@@ -121,7 +146,7 @@ internal class DataSettings : FeaturizingSettings
         }
         catch (ArgumentException e)
         {
-            throw CliException.Usage($"--split '{Split}': {e.Message}");
+            throw CliException.Usage($"--split '{text}': {e.Message}");
         }
 
         return options;
@@ -161,4 +186,31 @@ internal class DataSettings : FeaturizingSettings
     }
 
     public IReadOnlyList<string>? ClassList() => Classes?.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+
+    public override Spectre.Console.ValidationResult Validate()
+    {
+        if ((TrainData is null) != (TestData is null))
+        {
+            return Spectre.Console.ValidationResult.Error("--train and --test go together: pass both folders");
+        }
+
+        if (TrainData is not null && Data is not null)
+        {
+            return Spectre.Console.ValidationResult.Error("pass either <data> or --train/--test, not both");
+        }
+
+        if (TrainData is null && Data is null)
+        {
+            return Spectre.Console.ValidationResult.Error("no data: pass a folder or manifest .csv, or --train DIR --test DIR");
+        }
+
+        if (SplitFile is not null && TrainData is not null)
+        {
+            return Spectre.Console.ValidationResult.Error("--split-file and --train/--test both fix the split: pass one of them");
+        }
+
+        return FixedSplit && Split is not null
+            ? Spectre.Console.ValidationResult.Error($"--split draws a split; it cannot be combined with {(SplitFile is not null ? "--split-file" : "--train/--test")}")
+            : base.Validate();
+    }
 }

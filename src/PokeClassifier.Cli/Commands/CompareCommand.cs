@@ -10,10 +10,6 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
 {
     public sealed class Settings : DataSettings
     {
-        [CommandArgument(0, "<data>")]
-        [Description("A folder with one sub-folder per class, or a manifest .csv (columns path and label, optionally group and id).")]
-        public string Data { get; init; } = string.Empty;
-
         [CommandOption("-c|--config <NAME=BACKBONE:HEAD>")]
         [Description("A configuration to compare, e.g. fast=resnet18:sdca (repeat the option). Overrides --backbones and --heads.")]
         public string[] Config { get; init; } = [];
@@ -54,6 +50,11 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
 
         public override ValidationResult Validate()
         {
+            if (Folds > 0 && FixedSplit)
+            {
+                return ValidationResult.Error("--folds draws its own folds; it cannot be combined with --split-file or --train/--test");
+            }
+
             if (Folds is 1 or < 0)
             {
                 return ValidationResult.Error("--folds must be 0 (one split) or at least 2");
@@ -75,9 +76,14 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
         var console = cli.Console;
         var (dataset, result) = await ProgressView.RunAsync(console, async view =>
         {
-            var data = await Inputs.LoadAsync(settings.Data, settings.ClassList(), view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
+            var (data, fixedSplit) = await Inputs.LoadWithSplitAsync(settings, view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
             var experiment = Experiment.For(data).WithFeaturizer(settings.FeaturizerOptions(cli.Warn)).WithWeightStore(settings.WeightStoreOptions());
             experiment = settings.Folds > 0 ? experiment.WithKFold(settings.Folds, settings.Seed) : experiment.WithSplit(split);
+            if (fixedSplit is not null)
+            {
+                // The seed of --seed still drives training: the options stay, the fixed split replaces the drawn one.
+                experiment = experiment.WithSplit(fixedSplit);
+            }
             experiment = configurations.Aggregate(experiment, (e, c) => e.Add(c));
             var outcome = await experiment.RunAsync(
                 view.For<ExperimentProgress>((v, p) => v.Report(p.Stage switch
@@ -100,7 +106,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
             console.MarkupLine($"Best: [bold green]{Markup.Escape(best.Name)}[/] (macro F1 {Output.N(best.ComparedMacroF1)}{(result.FoldCount > 1 ? ", mean over folds" : string.Empty)})");
         }
 
-        Reports.Write(console, result, settings.Report, settings.Data, settings.Order, settings.Focus);
+        Reports.Write(console, result, settings.Report, settings.DataName, settings.Order, settings.Focus);
         Output.Skipped(console, dataset.Skipped.Concat(result.Skipped).ToArray(), settings.Report);
         return ExitCodes.Ok;
     }

@@ -10,10 +10,6 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
 {
     public sealed class Settings : TrainingSettings
     {
-        [CommandArgument(0, "<data>")]
-        [Description("A folder with one sub-folder per class, or a manifest .csv (columns path and label, optionally group).")]
-        public string Data { get; init; } = string.Empty;
-
         [CommandOption("-o|--out <FILE>")]
         [Description("Where to save the model: one zip with the backbone inside. With an ML.NET head (lbfgs, sdca, lightgbm) it is also a plain ML.NET model (MLContext.Model.Load); with a TorchSharp head (gap, dense256, mlp, finetune) it needs this tool or the PokeClassifier library, or 'export' to ONNX.")]
         [DefaultValue("model.zip")]
@@ -47,15 +43,20 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
         var console = cli.Console;
         var run = await ProgressView.RunAsync(console, async view =>
         {
-            var dataset = await Inputs.LoadAsync(settings.Data, settings.ClassList(), view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
+            var (dataset, fixedSplit) = await Inputs.LoadWithSplitAsync(settings, view.For<int>((v, n) => v.Report("Checking images", n, 0)), cancellationToken).ConfigureAwait(false);
             var builder = ImageClassification.From(dataset).WithSplit(split).WithBackbone(backbone, settings.Weights, settings.WeightStoreOptions()).WithHead(head).WithFeaturizer(settings.TrainingFeaturizerOptions(cli.Warn));
+            if (fixedSplit is not null)
+            {
+                builder = builder.WithSplit(fixedSplit);
+            }
+
             if (budget is not null)
             {
                 builder = builder.WithTimeBudget(budget);
             }
 
             var progress = view.For<ClassificationProgress>((v, p) => v.Report(Stage(p.Stage), p.Completed, p.Total));
-            if (split.TestFraction == 0)
+            if (fixedSplit is null && split.TestFraction == 0)
             {
                 var classifier = await builder.TrainAsync(dataset.Items, progress, cancellationToken).ConfigureAwait(false);
                 view.Complete();
@@ -108,7 +109,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
                 },
             };
             var result = single with { Protocol = $"split: {evaluated.Split}", Seed = settings.Seed, Configurations = [configuration] };
-            Reports.Write(console, result, settings.Report, settings.Data);
+            Reports.Write(console, result, settings.Report, settings.DataName);
         }
 
         Output.Skipped(console, run.Run?.Skipped ?? run.Dataset.Skipped, settings.Report);

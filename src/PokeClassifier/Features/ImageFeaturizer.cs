@@ -14,7 +14,7 @@ namespace PokeClassifier.Features;
 /// run side by side, and every result is stored in the content-addressed <see cref="FeatureCache"/> so a second run over the same
 /// images runs no inference. Thread-safe; dispose it to free the native sessions.
 /// </summary>
-public sealed class ImageFeaturizer : IDisposable
+public sealed partial class ImageFeaturizer : IDisposable
 {
     private readonly Preprocessor _preprocessor;
     private readonly FeaturizerOptions _options;

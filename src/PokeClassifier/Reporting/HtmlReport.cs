@@ -27,7 +27,8 @@ internal static class HtmlReport
         table{border-collapse:collapse;font-size:12.5px;margin:6px 0}
         th,td{border-bottom:1px solid var(--line);padding:4px 7px;text-align:right;white-space:nowrap}
         th{white-space:normal;vertical-align:bottom}
-        td.text.wrap{white-space:normal;min-width:140px}
+        td.text.wrap{white-space:normal;min-width:140px;overflow-wrap:anywhere}
+        td.text.label{white-space:normal;min-width:80px;overflow-wrap:anywhere}
         th{background:#f0f2f5;position:sticky;top:0}
         th:first-child,td:first-child,.text{text-align:left}
         table.sortable th{cursor:pointer}
@@ -36,7 +37,8 @@ internal static class HtmlReport
         td.top{font-weight:bold}
         .scroll{max-height:460px;overflow:auto;border:1px solid var(--line);display:inline-block;max-width:100%}
         .wide{overflow-x:auto}
-        .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:12px;align-items:start}
+        .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(420px,100%),1fr));gap:12px;align-items:start}
+        .grid>*{min-width:0;overflow-x:auto}
         svg.chart{max-width:100%;height:auto;display:block}
         svg.native{max-width:none}
         svg image{image-rendering:pixelated}
@@ -211,7 +213,7 @@ internal static class HtmlReport
         h.Append(CultureInfo.InvariantCulture, $"<h3>Worst {options.WorstClassCount} classes</h3><table><thead><tr><th class=\"text\">Class</th><th>F1</th><th>Precision</th><th>Recall</th><th>Support</th><th class=\"text\">Taken for</th></tr></thead><tbody>");
         foreach (var w in m.WorstClasses(options.WorstClassCount))
         {
-            h.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"text\">{E(w.Label)}</td><td style=\"background:{Shade(w.F1)}\">{ReportText.Number(w.F1)}</td><td>{ReportText.Number(w.Precision)}</td><td>{ReportText.Number(w.Recall)}</td><td>{w.Support}</td><td class=\"text\">{E(ReportText.TakenFor(c.Errors, w.Label))}</td></tr>");
+            h.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"text label\">{E(w.Label)}</td><td style=\"background:{Shade(w.F1)}\">{ReportText.Number(w.F1)}</td><td>{ReportText.Number(w.Precision)}</td><td>{ReportText.Number(w.Recall)}</td><td>{w.Support}</td><td class=\"text wrap\">{E(ReportText.TakenFor(c.Errors, w.Label))}</td></tr>");
         }
 
         h.Append("</tbody></table></div><div>");
@@ -225,7 +227,7 @@ internal static class HtmlReport
             h.Append("<table><thead><tr><th class=\"text\">True</th><th class=\"text\">Taken for</th><th>Count</th><th class=\"text\">Most confident examples</th></tr></thead><tbody>");
             foreach (var p in c.Errors.MostConfusedPairs.Take(options.ConfusedPairCount))
             {
-                h.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"text\">{E(p.TrueLabel)}</td><td class=\"text\">{E(p.PredictedLabel)}</td><td>{p.Count}</td><td class=\"text\"><span class=\"ex\">");
+                h.Append(CultureInfo.InvariantCulture, $"<tr><td class=\"text label\">{E(p.TrueLabel)}</td><td class=\"text label\">{E(p.PredictedLabel)}</td><td>{p.Count}</td><td class=\"text\"><span class=\"ex\">");
                 foreach (var e in c.Errors.ByClass[p.TrueLabel].Where(e => e.PredictedLabel == p.PredictedLabel).Take(3))
                 {
                     var uri = options.EmbedImages ? thumbs.DataUri(e.Path) : null;

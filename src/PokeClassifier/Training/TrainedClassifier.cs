@@ -10,9 +10,16 @@ namespace PokeClassifier.Training;
 
 /// <summary>
 /// A trained image classifier: a backbone and a head, trained through ML.NET or TorchSharp. Predicts labels for image files or
-/// bytes, evaluates on labelled images, saves to one file and loads it back. Thread-safe for prediction; dispose it to free the
-/// native sessions and modules.
+/// bytes, evaluates on labelled images, saves to one file and loads it back; dispose it to free the native sessions and modules.
 /// </summary>
+/// <remarks>
+/// <b>Thread safety.</b> Prediction and evaluation are thread-safe: one loaded classifier may be shared by any number of threads
+/// (a web service loads it once), each call to <see cref="Predict(string, int)"/>, <see cref="Predict(byte[], int)"/>,
+/// <see cref="PredictAsync(IEnumerable{string}, int, IProgress{PredictionProgress}?, CancellationToken)"/> or
+/// <see cref="EvaluateAsync"/> getting exactly the answer it gets alone. Concurrent calls share the pool of
+/// <see cref="Features.FeaturizerOptions.Parallelism"/> ONNX Runtime sessions (a call waits for a free session) and the read-only head.
+/// <see cref="Save"/> may run alongside predictions; <see cref="Dispose"/> must not.
+/// </remarks>
 public sealed partial class TrainedClassifier : IDisposable
 {
     private readonly ImageFeaturizer _featurizer;
@@ -45,7 +52,7 @@ public sealed partial class TrainedClassifier : IDisposable
     /// </summary>
     public TrainingSummary? Training => _head.Training;
 
-    /// <summary>Predicts the label of an image file.</summary>
+    /// <summary>Predicts the label of an image file (not cached; for many files use <see cref="PredictAsync(IEnumerable{string}, int, IProgress{PredictionProgress}?, CancellationToken)"/>). Thread-safe.</summary>
     /// <exception cref="InvalidImageException">The file is not a usable image.</exception>
     public ClassPrediction Predict(string imagePath, int topK = 5)
     {
@@ -53,7 +60,7 @@ public sealed partial class TrainedClassifier : IDisposable
         return Predict(FileProbe.ReadRegularFile(imagePath), topK, imagePath);
     }
 
-    /// <summary>Predicts the label of an encoded image (JPEG, PNG, GIF, BMP, WebP).</summary>
+    /// <summary>Predicts the label of an encoded image (JPEG, PNG, GIF, BMP, WebP). Thread-safe.</summary>
     /// <exception cref="InvalidImageException">The bytes are not a usable image.</exception>
     public ClassPrediction Predict(byte[] imageBytes, int topK = 5) => Predict(imageBytes, topK, "image");
 
@@ -209,13 +216,7 @@ public sealed partial class TrainedClassifier : IDisposable
         ArgumentNullException.ThrowIfNull(bytes);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(topK);
         var features = _featurizer.Featurize(bytes, name);
-        var scores = _head.Score([features])[0];
-        var top = scores.Select((p, i) => (Index: i, Probability: p))
-            .OrderByDescending(x => x.Probability).ThenBy(x => x.Index)
-            .Take(Math.Min(topK, Classes.Count))
-            .Select(x => new LabelProbability { Label = Classes[x.Index], Probability = x.Probability })
-            .ToArray();
-        return new ClassPrediction { Label = top[0].Label, Probability = top[0].Probability, Top = top };
+        return Top(_head.Score([features])[0], topK);
     }
 
     private static int ArgMax(float[] values)

@@ -49,7 +49,7 @@ public sealed class FineTuningTests(ITestOutputHelper output)
         Assert.StartsWith(Path.Combine(cache, "fine-tuned"), tuned.Backbone.ModelPath, StringComparison.Ordinal);
         File.Move(tuned.Backbone.ModelPath, tuned.Backbone.ModelPath + ".moved");
         using var moved = TrainedClassifier.Load(saved, options: new FeaturizerOptions { CacheDirectory = elsewhere });
-        Assert.StartsWith(Path.Combine(elsewhere, "fine-tuned"), moved.Backbone.ModelPath, StringComparison.Ordinal);
+        Assert.StartsWith(Path.Combine(elsewhere, SavedBackbone.FolderName), moved.Backbone.ModelPath, StringComparison.Ordinal);
         Assert.Equal(tuned.Predict(probe).Top.Select(t => t.Probability), moved.Predict(probe).Top.Select(t => t.Probability));
         Directory.Delete(elsewhere, recursive: true);
         Directory.Delete(cache, recursive: true);

@@ -165,19 +165,6 @@ internal static class Probe
                 for (var k = 0; k < idx.Length; k++) preds[idx[k]] = (int)am[k];
             }
         }
-        return MacroF1(images.Labels, preds, images.Labels.Max() + 1);
-    }
-
-    public static double MacroF1(IReadOnlyList<int> truth, IReadOnlyList<int> pred, int k)
-    {
-        double sum = 0; var n = 0;
-        for (var c = 0; c < k; c++)
-        {
-            var tp = 0; var fp = 0; var fn = 0;
-            for (var i = 0; i < truth.Count; i++) { if (pred[i] == c && truth[i] == c) tp++; else if (pred[i] == c) fp++; else if (truth[i] == c) fn++; }
-            if (tp + fn == 0) continue;
-            n++; sum += tp == 0 ? 0 : 2.0 * tp / (2 * tp + fp + fn);
-        }
-        return sum / n;
+        return TorchTrainer.MacroF1(images.Labels, preds, images.Labels.Max() + 1);
     }
 }

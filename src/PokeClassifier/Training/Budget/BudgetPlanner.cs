@@ -70,22 +70,12 @@ internal static class BudgetPlanner
         if (best is { } plan)
         {
             var training = FineTuneTraining(plan.Epochs, TimeSpan.FromSeconds((budget.Time - spent).TotalSeconds - (2 * testImages * InferSeconds(plan.Size)) - 10));
-            var fineTune = FineTuneOptions.Recommended;
             return new BudgetPlan
             {
                 Budget = budget,
                 Recipe = string.Create(CultureInfo.InvariantCulture, $"fine-tune the whole backbone at {plan.Size} px for {plan.Epochs} epochs (head warm-up, augmentation, flip-averaged test)"),
                 Reason = string.Create(CultureInfo.InvariantCulture, $"{rate}; {plan.Epochs} epochs at {plan.Size} px fit in an estimated {plan.Seconds / 60:0.0} of the {left / 60:0.0} min left after a {Margin:P0} margin"),
-                Head = HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), training, new FineTuneOptions
-                {
-                    UnfreezeLastBlocks = fineTune.UnfreezeLastBlocks,
-                    BackboneLearningRateFactor = fineTune.BackboneLearningRateFactor,
-                    InputSize = plan.Size,
-                    Augmentation = fineTune.Augmentation,
-                    UpdateBatchNormStatistics = fineTune.UpdateBatchNormStatistics,
-                    HeadWarmupEpochs = fineTune.HeadWarmupEpochs,
-                    Threads = threads,
-                }),
+                Head = HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), training, FineTuneOptions.Recommended with { InputSize = plan.Size, Threads = threads }),
                 FlipAveraging = true,
                 MeasuredTrainImagesPerSecond = measured,
                 Estimated = spent + TimeSpan.FromSeconds(plan.Seconds),
@@ -108,19 +98,11 @@ internal static class BudgetPlanner
     /// <summary>The recommended loop of a fine-tuning run of <paramref name="epochs"/> epochs, stopped by <paramref name="limit"/> at the latest.</summary>
     public static TrainingOptions FineTuneTraining(int epochs, TimeSpan? limit = null)
     {
-        var recommended = TrainingOptions.RecommendedFineTune;
-        return new TrainingOptions
+        return TrainingOptions.RecommendedFineTune with
         {
             Epochs = epochs,
-            BatchSize = recommended.BatchSize,
-            LearningRate = recommended.LearningRate,
-            Epsilon = recommended.Epsilon,
-            DecoupledWeightDecay = recommended.DecoupledWeightDecay,
-            WeightDecay = recommended.WeightDecay,
             Schedule = LearningRateSchedule.WarmupCosine(Math.Min(0.1, 0.3 / epochs)),
-            LabelSmoothing = recommended.LabelSmoothing,
             EarlyStopping = new EarlyStoppingOptions { Monitor = TrainingMetric.ValidationMacroF1, Patience = Math.Max(3, epochs) },
-            ValidationFraction = recommended.ValidationFraction,
             TimeLimit = limit is { } l && l > TimeSpan.Zero ? l : null,
         };
     }

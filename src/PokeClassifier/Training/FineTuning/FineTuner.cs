@@ -173,16 +173,11 @@ internal static class FineTuner
             using var trainFeatures = ActivationBatchSource.Build(train, tensorizer, module, module.NodeCount, identity, cache, null, cancellationToken);
             using var validationFeatures = validation.Count > 0 ? ActivationBatchSource.Build(validation, tensorizer, module, module.NodeCount, identity, cache, null, cancellationToken) : null;
             var network = new FineTuneNetwork(module, head, module.NodeCount, inputIsFrontier: true, batchNormStatistics: false);
-            var loop = TrainingOptions.Recommended;
-            var warmupOptions = new TrainingOptions
+            var warmupOptions = TrainingOptions.Recommended with
             {
                 Epochs = options.HeadWarmupEpochs,
                 BatchSize = configuration.Training.BatchSize,
                 LearningRate = options.HeadWarmupLearningRate,
-                Epsilon = loop.Epsilon,
-                DecoupledWeightDecay = loop.DecoupledWeightDecay,
-                WeightDecay = loop.WeightDecay,
-                Schedule = loop.Schedule,
                 LabelSmoothing = configuration.Training.LabelSmoothing,
                 ClassWeights = configuration.Training.ClassWeights,
                 EarlyStopping = null,

@@ -18,6 +18,12 @@ if (args.Length > 0 && args[0] == "probe")
     return 0;
 }
 
+if (args.Length > 0 && args[0] == "probe-activations")
+{
+    ProbeActivations.Run(args[1..]);
+    return 0;
+}
+
 if (args.Length > 0 && args[0] == "throughput")
 {
     Throughput.Run(args[1..]);

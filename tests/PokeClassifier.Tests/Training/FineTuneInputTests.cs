@@ -85,8 +85,8 @@ public sealed class FineTuneInputTests
         using var tensorizer = new ImageTensorizer(BackboneSpec.ResNet18.Preprocessing, 64);
         var identity = ActivationBatchSource.Identity("resnet18", 64, module.Frontier(cut).Single());
 
-        using var first = ActivationBatchSource.Build(images, tensorizer, module, cut, identity, cache, null, default);
-        using var second = ActivationBatchSource.Build(images, tensorizer, module, cut, identity, cache, null, default);
+        using var first = ActivationBatchSource.Build(images, tensorizer, module, cut, null, false, identity, cache, default);
+        using var second = ActivationBatchSource.Build(images, tensorizer, module, cut, null, false, identity, cache, default);
         using var scope = NewDisposeScope();
 
         Assert.Equal(images.Count, first.Computed);
@@ -94,6 +94,42 @@ public sealed class FineTuneInputTests
         int[] all = [.. Enumerable.Range(0, images.Count)];
         Assert.Equal(Values(first.Inputs(all, true, new Random(1))), Values(second.Inputs(all, true, new Random(1))));
         Assert.Equal([(long)images.Count, 512, 2, 2], first.Inputs(all, true, new Random(1)).shape);
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public void Given_the_frozen_part_in_ONNX_Runtime_When_activations_are_built_with_mirror_views_Then_they_match_TorchSharp_and_training_draws_both_views()
+    {
+        TorchRuntime.EnsureInitialized();
+        var images = Images(64);
+        var dir = TestImages.NewTempDir("prefix");
+        var graph = PokeClassifier.Backbones.Onnx.BackboneGraph.For(BackboneSpec.ResNet18);
+        using var module = OnnxTorchImporter.Import(graph.Model, graph.OutputName, graph.Source);
+        var cut = module.Blocks[^2].Start;
+        using var tensorizer = new ImageTensorizer(BackboneSpec.ResNet18.Preprocessing, 64);
+        var identity = ActivationBatchSource.Identity("resnet18", 64, module.Frontier(cut).Single());
+        using var prefix = FrozenPrefix.TryCreate(graph, module, cut, BackboneSpec.ResNet18.Preprocessing, 64, dir, sessions: 2);
+        Assert.NotNull(prefix);
+
+        using var onnx = ActivationBatchSource.Build(images, tensorizer, module, cut, prefix, true, identity, cache: null, default);
+        using var torch = ActivationBatchSource.Build(images, tensorizer, module, cut, null, true, identity, cache: null, default);
+        using var plainOnly = ActivationBatchSource.Build(images, tensorizer, module, cut, null, false, identity, cache: null, default);
+        using var scope = NewDisposeScope();
+
+        int[] all = [.. Enumerable.Range(0, images.Count)];
+        var scored = onnx.Inputs(all, false, new Random(1));
+        Assert.True((scored - plainOnly.Inputs(all, false, new Random(1))).abs().max().item<float>() < 1e-3f);
+        Assert.Equal(2 * images.Count, onnx.Computed);
+        var (a, b) = (Values(onnx.Inputs(all, true, new Random(7))), Values(torch.Inputs(all, true, new Random(7))));
+        Assert.True(a.Zip(b, (x, y) => Math.Abs(x - y)).Max() < 1e-3f);
+
+        // Training batches draw the mirror view for some images: those rows are the activations of the flipped image.
+        using var noGrad = no_grad();
+        var flipped = module.RunPrefix(tensorizer.Batch(images, all, all.Select(_ => true).ToArray()), cut)[module.Frontier(cut).Single()];
+        var drawn = onnx.Inputs(all, true, new Random(3));
+        var mirroredRows = all.Count(i => (drawn[i] - flipped[i]).abs().max().item<float>() < 1e-3f);
+        var plainRows = all.Count(i => (drawn[i] - scored[i]).abs().max().item<float>() < 1e-3f);
+        Assert.True(mirroredRows > 0 && plainRows > 0 && mirroredRows + plainRows == images.Count, $"{mirroredRows} mirrored, {plainRows} plain of {images.Count}");
         Directory.Delete(dir, recursive: true);
     }
 }

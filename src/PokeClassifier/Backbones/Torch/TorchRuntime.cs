@@ -53,11 +53,18 @@ internal static class TorchRuntime
     }
 
     /// <summary>Loads TorchSharp's native libraries (once) and sets libtorch's intra-op thread count.</summary>
-    /// <param name="intraOpThreads">Threads one operator may use. One is fastest when several models run side by side on a shared CPU.</param>
+    /// <param name="intraOpThreads">
+    /// Threads one operator may use (one is fastest when several models run side by side on a shared CPU); <see langword="null"/>
+    /// leaves the count as the last caller set it (1 when none has), so that loading a module or building a head inside a run
+    /// never takes the run's threads away.
+    /// </param>
     /// <exception cref="PokeClassifierException">TorchSharp cannot be loaded here; the message says why and what to do.</exception>
-    public static void EnsureInitialized(int intraOpThreads = 1)
+    public static void EnsureInitialized(int? intraOpThreads = null)
     {
-        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(intraOpThreads);
+        if (intraOpThreads is { } requested)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(requested);
+        }
         lock (Gate)
         {
             if (_failure is not null)
@@ -92,10 +99,11 @@ internal static class TorchRuntime
                 _loaded = true;
             }
 
-            if (_threads != intraOpThreads)
+            var threads = intraOpThreads ?? (_threads == 0 ? 1 : _threads);
+            if (_threads != threads)
             {
-                SetThreads(intraOpThreads);
-                _threads = intraOpThreads;
+                SetThreads(threads);
+                _threads = threads;
             }
         }
     }

@@ -61,6 +61,15 @@ public sealed record FineTuneOptions
     public bool CacheFrozenActivations { get; init; } = true;
 
     /// <summary>
+    /// With cached frozen activations (<see cref="CacheFrozenActivations"/>, no <see cref="Augmentation"/>): whether each training
+    /// image's mirror image is computed once too, as a second view. Each step draws one of the two views per image, the augmentation
+    /// cached activations allow; the resulting classifier scores the mean of both views' features (as
+    /// <see cref="Features.FeaturizerOptions.FlipAveraging"/>). Doubles the frozen part's one-off cost and the activations' memory.
+    /// </summary>
+    /// <value>The default is <see langword="false"/>.</value>
+    public bool MirrorViews { get; init; }
+
+    /// <summary>
     /// Whether the trained blocks' batch norms normalise with each batch's statistics and update their running statistics. Off, they
     /// keep the ImageNet statistics (their scale and shift still train), which suits the small batches a CPU affords.
     /// </summary>
@@ -173,6 +182,6 @@ public sealed record FineTuneOptions
     /// <inheritdoc />
     public override string ToString() =>
         (UnfreezeFrom is { } from ? $"from {from}" : UnfreezeLastBlocks == AllBlocks ? "whole backbone" : UnfreezeLastBlocks == 0 ? "backbone frozen" : $"last {UnfreezeLastBlocks} block{(UnfreezeLastBlocks == 1 ? string.Empty : "s")}") +
-        (InputSize is { } s ? $", {s}px" : string.Empty) + (Augmentation is { IsEnabled: true } ? ", augmented" : string.Empty) +
+        (InputSize is { } s ? $", {s}px" : string.Empty) + (Augmentation is { IsEnabled: true } ? ", augmented" : string.Empty) + (MirrorViews ? ", mirror views" : string.Empty) +
         (HeadWarmupEpochs > 0 ? $", head warm-up {HeadWarmupEpochs}" : string.Empty) + (UpdateBatchNormStatistics ? ", batch-norm statistics" : string.Empty);
 }

@@ -18,18 +18,22 @@ internal sealed class ImageBatchSource(FineTuneImages images, ImageTensorizer te
 }
 
 /// <summary>
-/// Training examples as the frozen part's output: the backbone below the first trained node runs once per image (under
-/// <c>no_grad</c>, in batches) and its activations stay in one tensor, so each epoch runs only the trained blocks. With a
-/// <see cref="FeatureCache"/> the activations are also stored on disk by content hash, so another run (another split of the same
-/// images) computes none of them again.
+/// Training examples as the frozen part's output: the backbone below the first trained node runs once per image (and, with mirror
+/// views, once more per mirrored image) and its activations stay in one tensor, so each epoch runs only the trained blocks. With a
+/// <see cref="FrozenPrefix"/> the frozen part runs in ONNX Runtime, else in TorchSharp under <c>no_grad</c>. With a
+/// <see cref="FeatureCache"/> the activations are also stored on disk by content hash (each view under its own identity), so another
+/// run (another split of the same images) computes none of them again. Training batches draw one view per example at random (the
+/// mirror image is a free augmentation); scoring uses the image itself.
 /// </summary>
 internal sealed class ActivationBatchSource : IBatchSource, IDisposable
 {
     private readonly Tensor _activations;
+    private readonly int _views;
 
-    private ActivationBatchSource(Tensor activations, IReadOnlyList<int> labels, int computed)
+    private ActivationBatchSource(Tensor activations, int views, IReadOnlyList<int> labels, int computed)
     {
         _activations = activations;
+        _views = views;
         Labels = labels;
         Computed = computed;
     }
@@ -38,7 +42,7 @@ internal sealed class ActivationBatchSource : IBatchSource, IDisposable
 
     public IReadOnlyList<int> Labels { get; }
 
-    /// <summary>How many images went through the frozen part (the others came from the disk cache).</summary>
+    /// <summary>How many activations (images times views) were computed (the others came from the disk cache).</summary>
     public int Computed { get; }
 
     /// <summary>Memory held by the activations, in bytes.</summary>
@@ -46,94 +50,146 @@ internal sealed class ActivationBatchSource : IBatchSource, IDisposable
 
     public Tensor Inputs(IReadOnlyList<int> indices, bool training, Random random)
     {
-        using var index = tensor(indices.Select(i => (long)i).ToArray());
+        var rows = new long[indices.Count];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            rows[i] = indices[i] + (training && _views > 1 ? (long)random.Next(_views) * Count : 0);
+        }
+
+        using var index = tensor(rows);
         return _activations.index_select(0, index);
     }
 
-    /// <summary>Runs the frozen part over every image (or reads it from <paramref name="cache"/>).</summary>
+    /// <summary>Runs the frozen part over every image, and its mirror image when <paramref name="mirrorViews"/> (or reads them from <paramref name="cache"/>).</summary>
     /// <param name="images">The images.</param>
-    /// <param name="tensorizer">Preprocessing (no augmentation).</param>
+    /// <param name="tensorizer">Preprocessing (no augmentation), for the TorchSharp path.</param>
     /// <param name="module">The backbone graph.</param>
     /// <param name="cut">The first trained node; exactly one tensor must cross there.</param>
+    /// <param name="prefix">The frozen part in ONNX Runtime (for this cut and the images' size), or <see langword="null"/> to run it in TorchSharp.</param>
+    /// <param name="mirrorViews">Whether the mirror images' activations are computed too (a second view per image).</param>
     /// <param name="cacheIdentity">Identifies the frozen part (weights, preprocessing, size, cut) in <paramref name="cache"/>.</param>
     /// <param name="cache">The disk cache, or <see langword="null"/>.</param>
-    /// <param name="progress">Images done so far.</param>
-    /// <param name="cancellationToken">Checked between batches.</param>
+    /// <param name="cancellationToken">Checked between images.</param>
     public static ActivationBatchSource Build(
-        FineTuneImages images, ImageTensorizer tensorizer, OnnxGraphModule module, int cut, string cacheIdentity, FeatureCache? cache,
-        IProgress<int>? progress, CancellationToken cancellationToken)
+        FineTuneImages images, ImageTensorizer tensorizer, OnnxGraphModule module, int cut, FrozenPrefix? prefix, bool mirrorViews,
+        string cacheIdentity, FeatureCache? cache, CancellationToken cancellationToken)
     {
-        const int Batch = 16;
-        long[]? shape = null;
-        var rows = new float[images.Count][];
+        var views = mirrorViews ? 2 : 1;
+        var identities = Enumerable.Range(0, views).Select(v => v == 0 ? cacheIdentity : ViewIdentity(cacheIdentity, "mirror")).ToArray();
+        var rows = new float[views * images.Count][];
         var missing = new List<int>();
-        var computed = 0;
-        for (var i = 0; i < images.Count; i++)
+        for (var r = 0; r < rows.Length; r++)
         {
-            if (cache is not null && TryShape(cache, cacheIdentity, images.Hashes[i], out var cached))
+            if (cache is not null && TryShape(cache, identities[r / images.Count], images.Hashes[r % images.Count], out var cached))
             {
-                rows[i] = cached;
+                rows[r] = cached;
             }
             else
             {
-                missing.Add(i);
+                missing.Add(r);
             }
         }
 
         var frontier = module.Frontier(cut).Single();
-        using (no_grad())
+        long[] shape = prefix is not null ? [.. prefix.Shape] : OneShape(images, tensorizer, module, cut, frontier);
+        void Store(int r, float[] values)
         {
-            for (var start = 0; start < missing.Count; start += Batch)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                using var scope = NewDisposeScope();
-                var indices = missing.Skip(start).Take(Batch).ToArray();
-                using var input = tensorizer.Batch(images, indices, null, Random.Shared);
-                var outputs = module.RunPrefix(input, cut);
-                var activation = outputs[frontier].contiguous();
-                shape ??= activation.shape[1..];
-                var values = activation.data<float>().ToArray();
-                var length = values.Length / indices.Length;
-                for (var k = 0; k < indices.Length; k++)
-                {
-                    rows[indices[k]] = values[(k * length)..((k + 1) * length)];
-                    cache?.Write(cacheIdentity, images.Hashes[indices[k]], rows[indices[k]]);
-                }
-
-                computed += indices.Length;
-                progress?.Report(images.Count - missing.Count + computed);
-            }
+            rows[r] = values;
+            cache?.Write(identities[r / images.Count], images.Hashes[r % images.Count], values);
         }
 
-        if (shape is null)
+        if (prefix is not null)
         {
-            // Everything came from the cache: one image through the frozen part tells the shape.
-            using var scope = NewDisposeScope();
-            using var noGrad = no_grad();
-            using var input = tensorizer.Batch(images, [0], null, Random.Shared);
-            shape = module.RunPrefix(input, cut)[frontier].shape[1..];
+            Parallel.ForEach(missing, new ParallelOptions { MaxDegreeOfParallelism = prefix.Parallelism, CancellationToken = cancellationToken }, r =>
+                Store(r, prefix.Run(images.Pixels[r % images.Count], mirrored: r >= images.Count, cancellationToken)));
+        }
+        else
+        {
+            RunInTorch(images, tensorizer, module, cut, frontier, missing, Store, cancellationToken);
         }
 
         var rowLength = shape.Aggregate(1L, (a, d) => a * d);
-        var all = new float[images.Count * rowLength];
-        for (var i = 0; i < rows.Length; i++)
+        var all = new float[rows.Length * rowLength];
+        for (var r = 0; r < rows.Length; r++)
         {
-            if (rows[i].Length != rowLength)
+            if (rows[r].Length != rowLength)
             {
-                throw new InvalidOperationException($"Cached activations of '{images.Items[i].Path}' have {rows[i].Length} values, not {rowLength}.");
+                throw new InvalidOperationException($"Cached activations of '{images.Items[r % images.Count].Path}' have {rows[r].Length} values, not {rowLength}.");
             }
 
-            rows[i].CopyTo(all, i * rowLength);
+            rows[r].CopyTo(all, r * rowLength);
         }
 
-        return new ActivationBatchSource(tensor(all, [images.Count, .. shape]), images.Labels, computed);
+        return new ActivationBatchSource(tensor(all, [rows.Length, .. shape]), views, images.Labels, missing.Count);
+    }
+
+    /// <summary>
+    /// The backbone's output for every row (each view) of these activations: the nodes from <paramref name="cut"/> on, run with their
+    /// current weights under <c>no_grad</c> in eval mode, so the whole frozen backbone's features come without running the frozen part
+    /// again.
+    /// </summary>
+    public ActivationBatchSource Through(OnnxGraphModule module, int cut)
+    {
+        const int Batch = 64;
+        var frontier = module.Frontier(cut).Single();
+        var rows = new List<Tensor>();
+        module.eval();
+        using (no_grad())
+        {
+            for (var start = 0L; start < _activations.shape[0]; start += Batch)
+            {
+                using var scope = NewDisposeScope();
+                var input = _activations.narrow(0, start, Math.Min(Batch, _activations.shape[0] - start));
+                rows.Add(module.RunSuffix(new Dictionary<string, Tensor>(StringComparer.Ordinal) { [frontier] = input }, cut).contiguous().MoveToOuterDisposeScope());
+            }
+        }
+
+        var features = cat(rows, 0);
+        rows.ForEach(t => t.Dispose());
+        return new ActivationBatchSource(features, _views, Labels, computed: 0);
     }
 
     /// <summary>The cache key of the frozen part: the backbone's identity, the input size and the cut (the frozen weights are the original ones).</summary>
     public static string Identity(string backboneIdentity, int size, string cutTensor) =>
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"finetune-activations-v1|{backboneIdentity}|{size}|{cutTensor}")))[..24];
 
+    /// <summary>The cache key of another view (the mirror image) of the same frozen part.</summary>
+    public static string ViewIdentity(string identity, string view) =>
+        Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{identity}|{view}")))[..24];
+
     public void Dispose() => _activations.Dispose();
+
+    private static void RunInTorch(
+        FineTuneImages images, ImageTensorizer tensorizer, OnnxGraphModule module, int cut, string frontier, List<int> missing,
+        Action<int, float[]> store, CancellationToken cancellationToken)
+    {
+        const int Batch = 16;
+        using var noGrad = no_grad();
+        module.eval();
+        for (var start = 0; start < missing.Count; start += Batch)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            var rows = missing.Skip(start).Take(Batch).ToArray();
+            var input = tensorizer.Batch(images, rows.Select(r => r % images.Count).ToArray(), rows.Select(r => r >= images.Count).ToArray());
+            var activation = module.RunPrefix(input, cut)[frontier].contiguous();
+            var values = activation.data<float>().ToArray();
+            var length = values.Length / rows.Length;
+            for (var k = 0; k < rows.Length; k++)
+            {
+                store(rows[k], values[(k * length)..((k + 1) * length)]);
+            }
+        }
+    }
+
+    private static long[] OneShape(FineTuneImages images, ImageTensorizer tensorizer, OnnxGraphModule module, int cut, string frontier)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        module.eval();
+        using var input = tensorizer.Batch(images, [0], null, Random.Shared);
+        return module.RunPrefix(input, cut)[frontier].shape[1..];
+    }
 
     private static bool TryShape(FeatureCache cache, string identity, string hash, out float[] values)
     {

@@ -86,8 +86,9 @@ internal static class FineTuner
         var cached = options.CacheFrozenActivations && !augmented && cut > 0 && frontier.Count == 1;
         var cache = cached && featurizer.UseCache ? new FeatureCache(featurizer.CacheDirectory) : null;
         var identity = cached ? ActivationBatchSource.Identity(ImageFeaturizer.ComputeIdentity(backbone), size, frontier[0]) : string.Empty;
-        using var trainActivations = cached ? ActivationBatchSource.Build(trainImages, tensorizer, module, cut, identity, cache, null, cancellationToken) : null;
-        using var validationActivations = cached && validationImages.Count > 0 ? ActivationBatchSource.Build(validationImages, tensorizer, module, cut, identity, cache, null, cancellationToken) : null;
+        using var prefix = cached ? FrozenPrefix.TryCreate(graph, module, cut, backbone.Preprocessing, size, DirectoryFor(featurizer), parallelism) : null;
+        using var trainActivations = cached ? ActivationBatchSource.Build(trainImages, tensorizer, module, cut, prefix, options.MirrorViews, identity, cache, cancellationToken) : null;
+        using var validationActivations = cached && validationImages.Count > 0 ? ActivationBatchSource.Build(validationImages, tensorizer, module, cut, prefix, mirrorViews: false, identity, cache, cancellationToken) : null;
         IBatchSource trainSource = trainActivations is not null ? trainActivations : new ImageBatchSource(trainImages, tensorizer, options.Augmentation);
         IBatchSource? validationSource = validationImages.Count == 0 ? null
             : validationActivations is not null ? validationActivations : new ImageBatchSource(validationImages, tensorizer, null);
@@ -98,7 +99,7 @@ internal static class FineTuner
         try
         {
             var warmup = options.HeadWarmupEpochs > 0
-                ? WarmUpHead(module, head, trainImages, validationImages, tensorizer, classes, configuration, runSeed, cut, featurizer, backbone, size, progress, cancellationToken)
+                ? WarmUpHead(module, graph, head, trainImages, validationImages, trainActivations, validationActivations, tensorizer, classes, configuration, runSeed, cut, featurizer, backbone, size, progress, cancellationToken)
                 : null;
             var network = new FineTuneNetwork(module, head, cut, inputIsFrontier: cached, options.UpdateBatchNormStatistics);
             var headRate = configuration.Training.LearningRate;
@@ -128,7 +129,8 @@ internal static class FineTuner
                 FeatureShape = featureShape,
                 Preprocessing = new ImagePreprocessing(),
             };
-            var featurizerForClassifier = new ImageFeaturizer(spec, featurizer);
+            // Trained on both views of each image, the classifier scores the mean of both views' features.
+            var featurizerForClassifier = new ImageFeaturizer(spec, cached && options.MirrorViews ? featurizer with { FlipAveraging = true } : featurizer);
             var torchHead = TorchHead.FromTrained(head, configuration.Head, classes, [.. featurizerForClassifier.OutputShape], summary);
             classifier = new TrainedClassifier(featurizerForClassifier, ownsFeaturizer: true, torchHead, configuration.Description);
             return new FineTuneResult
@@ -156,11 +158,13 @@ internal static class FineTuner
     }
 
     /// <summary>
-    /// Trains the head alone on the whole frozen backbone's output (computed once, no augmentation; cached on disk with the run's
-    /// feature cache) with the recommended head loop, then gives the backbone back its trainable part.
+    /// Trains the head alone on the whole frozen backbone's output with the recommended head loop, then gives the backbone back its
+    /// trainable part. The features are the cached activations run through the rest of the (still untrained) backbone when the run
+    /// caches them, else computed once (no augmentation; cached on disk with the run's feature cache).
     /// </summary>
     private static TrainingSummary WarmUpHead(
-        OnnxGraphModule module, TorchSharp.Modules.Sequential head, FineTuneImages train, FineTuneImages validation, ImageTensorizer tensorizer, IReadOnlyList<string> classes,
+        OnnxGraphModule module, BackboneGraph graph, TorchSharp.Modules.Sequential head, FineTuneImages train, FineTuneImages validation,
+        ActivationBatchSource? trainActivations, ActivationBatchSource? validationActivations, ImageTensorizer tensorizer, IReadOnlyList<string> classes,
         FineTuneHeadConfiguration configuration, int seed, int cut, FeaturizerOptions featurizer, BackboneSpec backbone, int size, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
     {
         var options = configuration.FineTuning;
@@ -170,8 +174,11 @@ internal static class FineTuner
             var cache = featurizer.UseCache ? new FeatureCache(featurizer.CacheDirectory) : null;
             var output = module.Frontier(module.NodeCount).Single();
             var identity = ActivationBatchSource.Identity(ImageFeaturizer.ComputeIdentity(backbone), size, output);
-            using var trainFeatures = ActivationBatchSource.Build(train, tensorizer, module, module.NodeCount, identity, cache, null, cancellationToken);
-            using var validationFeatures = validation.Count > 0 ? ActivationBatchSource.Build(validation, tensorizer, module, module.NodeCount, identity, cache, null, cancellationToken) : null;
+            using var prefix = trainActivations is null ? FrozenPrefix.TryCreate(graph, module, module.NodeCount, backbone.Preprocessing, size, DirectoryFor(featurizer), Math.Max(1, featurizer.Parallelism)) : null;
+            using var trainFeatures = trainActivations?.Through(module, cut)
+                ?? ActivationBatchSource.Build(train, tensorizer, module, module.NodeCount, prefix, options.MirrorViews, identity, cache, cancellationToken);
+            using var validationFeatures = validationActivations?.Through(module, cut)
+                ?? (validation.Count > 0 ? ActivationBatchSource.Build(validation, tensorizer, module, module.NodeCount, prefix, mirrorViews: false, identity, cache, cancellationToken) : null);
             var network = new FineTuneNetwork(module, head, module.NodeCount, inputIsFrontier: true, batchNormStatistics: false);
             var warmupOptions = TrainingOptions.Recommended with
             {
@@ -233,7 +240,7 @@ internal sealed record FineTuneResult
     /// <summary>The training loop.</summary>
     public TimeSpan Training { get; init; }
 
-    /// <summary>Images that went through the frozen part (the rest came from the disk cache); 0 without caching.</summary>
+    /// <summary>Activations (images times views) the frozen part computed (the rest came from the disk cache); 0 without caching.</summary>
     public int FrozenActivationsComputed { get; init; }
 
     /// <summary>Memory held by the cached frozen activations.</summary>

@@ -33,17 +33,21 @@ internal sealed class ImageTensorizer : IDisposable
     /// <summary>The preprocessed batch [n, 3, Size, Size] of the images at <paramref name="indices"/>, augmented when options are given.</summary>
     public Tensor Batch(FineTuneImages images, IReadOnlyList<int> indices, AugmentationOptions? augmentation, Random random)
     {
-        var plane = 3L * Size * Size;
-        var bytes = new byte[indices.Count * plane];
-        for (var i = 0; i < indices.Count; i++)
-        {
-            images.Pixels[indices[i]].CopyTo(bytes, i * plane);
-        }
-
-        using var raw = tensor(bytes, [indices.Count, 3, Size, Size]);
+        using var raw = Raw(images, indices);
         using var pixels = raw.to_type(ScalarType.Float32);
         using var augmented = augmentation is { IsEnabled: true } a ? Augment(pixels, a, random) : pixels.alias();
         return Preprocess(augmented);
+    }
+
+    /// <summary>The preprocessed batch [n, 3, Size, Size] of the images at <paramref name="indices"/>, each mirrored first where <paramref name="mirrored"/> says so.</summary>
+    public Tensor Batch(FineTuneImages images, IReadOnlyList<int> indices, IReadOnlyList<bool> mirrored)
+    {
+        using var plain = Raw(images, indices);
+        using var pixels = plain.to_type(ScalarType.Float32);
+        using var condition = tensor(mirrored.ToArray()).reshape(-1, 1, 1, 1);
+        using var flipped = pixels.flip(3);
+        using var chosen = where(condition, flipped, pixels);
+        return Preprocess(chosen);
     }
 
     /// <summary>The backbone's preprocessing of RGB planes in 0..255.</summary>
@@ -61,6 +65,18 @@ internal sealed class ImageTensorizer : IDisposable
         {
             return shifted - _mean;
         }
+    }
+
+    private Tensor Raw(FineTuneImages images, IReadOnlyList<int> indices)
+    {
+        var plane = 3L * Size * Size;
+        var bytes = new byte[indices.Count * plane];
+        for (var i = 0; i < indices.Count; i++)
+        {
+            images.Pixels[indices[i]].CopyTo(bytes, i * plane);
+        }
+
+        return tensor(bytes, [indices.Count, 3, Size, Size]);
     }
 
     public void Dispose()

@@ -28,6 +28,13 @@ public sealed class TorchRuntimeTests
         {
             TorchRuntime.EnsureInitialized(intraOpThreads: 2);
             Assert.Equal(2, get_num_threads());
+
+            // Loading a module or building a head inside a run keeps the run's threads.
+            using (OnnxTorchImporter.Import(PokeClassifier.Backbones.BackboneSpec.ResNet18.ModelPath))
+            using (PokeClassifier.Training.HeadNetwork.Build(PokeClassifier.Training.CustomHeadOptions.GlobalAveragePoolDense(), [8], 3, seed: 1))
+            {
+                Assert.Equal(2, get_num_threads());
+            }
         }
         finally
         {

@@ -1,0 +1,114 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using PokeClassifier.Backbones;
+using PokeClassifier.Backbones.Onnx;
+using PokeClassifier.Backbones.Torch;
+using static TorchSharp.torch;
+
+namespace PokeClassifier.Training;
+
+/// <summary>
+/// The frozen part of a fine-tuned backbone (its nodes before the cut) as an ONNX model that ONNX Runtime runs: 0..255 RGB pixels in
+/// (the backbone's preprocessing inside), the one tensor that crosses the cut out. The frozen part never changes, so it needs no
+/// autograd graph, and ONNX Runtime's pool of single-threaded sessions runs it several times faster than libtorch on a small CPU
+/// (<c>docs/fine-tuning.md</c>); the trained part runs in TorchSharp.
+/// </summary>
+internal sealed class FrozenPrefix : IDisposable
+{
+    private const string PixelInput = "pixels";
+    private readonly OnnxBackbone _engine;
+
+    private FrozenPrefix(OnnxBackbone engine, int size, IReadOnlyList<long> shape)
+    {
+        _engine = engine;
+        Size = size;
+        Shape = shape;
+    }
+
+    /// <summary>The square input size.</summary>
+    public int Size { get; }
+
+    /// <summary>The shape of one image's activations (no batch dimension).</summary>
+    public IReadOnlyList<long> Shape { get; }
+
+    /// <summary>Sessions side by side (each runs one image at a time).</summary>
+    public int Parallelism { get; private init; }
+
+    /// <summary>
+    /// Writes the frozen part of <paramref name="module"/> (nodes before <paramref name="cut"/>) by content hash into
+    /// <paramref name="directory"/> and opens it; <see langword="null"/> when the graph cannot be written as ONNX (the caller then runs
+    /// the frozen part in TorchSharp).
+    /// </summary>
+    public static FrozenPrefix? TryCreate(
+        BackboneGraph graph, OnnxGraphModule module, int cut, ImagePreprocessing preprocessing, int size, string directory, int sessions)
+    {
+        var frontier = module.Frontier(cut);
+        if (cut <= 0 || frontier.Count != 1)
+        {
+            return null;
+        }
+
+        long[] shape;
+        using (NewDisposeScope())
+        using (no_grad())
+        {
+            module.eval();
+            shape = module.RunPrefix(zeros(1, 3, size, size), cut)[frontier[0]].shape[1..];
+        }
+
+        byte[] bytes;
+        try
+        {
+            var (builder, _, _) = OnnxPipelineWriter.Begin(graph, preprocessing, size, size, PixelInput, module.Nodes.Take(cut).ToList());
+            builder.AddOutput(frontier[0], [OnnxDim.Batch, .. shape.Select(d => (OnnxDim)checked((int)d))]);
+            bytes = builder.ToBytes();
+        }
+        catch (NotSupportedException)
+        {
+            return null;
+        }
+
+        var path = Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"frozen-{Convert.ToHexStringLower(SHA256.HashData(bytes))[..20]}.onnx"));
+        if (!File.Exists(path))
+        {
+            Directory.CreateDirectory(directory);
+            var temp = $"{path}.{Guid.NewGuid():N}.tmp";
+            File.WriteAllBytes(temp, bytes);
+            File.Move(temp, path, overwrite: true);
+        }
+
+        var length = checked((int)shape.Aggregate(1L, (a, d) => a * d));
+        var spec = new BackboneSpec
+        {
+            Name = $"{graph.Source} frozen part",
+            ModelPath = path,
+            InputName = PixelInput,
+            OutputName = frontier[0],
+            InputWidth = size,
+            InputHeight = size,
+            FeatureLength = length,
+            FeatureShape = shape.Select(d => (int)d).ToArray(),
+            Preprocessing = new ImagePreprocessing(),
+        };
+        return new FrozenPrefix(new OnnxBackbone(spec, sessions, intraOpThreads: 1), size, shape) { Parallelism = sessions };
+    }
+
+    /// <summary>The activations of one image given as RGB planes [3, Size, Size] (values 0..255), or of its mirror image.</summary>
+    public float[] Run(byte[] planes, bool mirrored, CancellationToken cancellationToken)
+    {
+        var input = new float[planes.Length];
+        var size = Size;
+        for (var row = 0; row < planes.Length / size; row++)
+        {
+            var offset = row * size;
+            for (var x = 0; x < size; x++)
+            {
+                input[offset + x] = planes[offset + (mirrored ? size - 1 - x : x)];
+            }
+        }
+
+        return _engine.Run(input, cancellationToken);
+    }
+
+    public void Dispose() => _engine.Dispose();
+}

@@ -35,6 +35,7 @@ internal static class Inputs
         ["dense256"] = () => HeadConfiguration.Custom(CustomHeadOptions.FlattenDense256()),
         ["mlp"] = () => HeadConfiguration.Custom(CustomHeadOptions.Mlp(0.5, 256)),
         ["finetune"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), TrainingOptions.RecommendedFineTune, FineTuneOptions.Recommended),
+        ["finetune-cached"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), TrainingOptions.RecommendedCachedFineTune, FineTuneOptions.RecommendedCached),
         ["finetune-last2"] = () => HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), fineTune: new FineTuneOptions { UnfreezeLastBlocks = 2, InputSize = 128 }),
     };
 

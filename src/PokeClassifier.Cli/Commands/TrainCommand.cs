@@ -25,7 +25,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
         public string? Weights { get; init; }
 
         [CommandOption("--head <NAME>")]
-        [Description("The head: lbfgs (L2 chosen on validation), sdca, lightgbm (ML.NET); gap, dense256, mlp (the study's TorchSharp heads); finetune (the whole backbone, the recommended recipe of docs/recipes.md); finetune-last2 (the last two blocks, no augmentation).")]
+        [Description("The head: lbfgs (L2 chosen on validation), sdca, lightgbm (ML.NET); gap, dense256, mlp (the study's TorchSharp heads); finetune-cached (the last two blocks on cached activations with mirror views at 256 px: the recommended recipe on a CPU, docs/recipes.md); finetune (the whole backbone, augmented); finetune-last2 (the last two blocks, no augmentation).")]
         [DefaultValue("lbfgs")]
         public string Head { get; init; } = "lbfgs";
 

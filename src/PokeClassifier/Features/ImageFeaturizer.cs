@@ -101,6 +101,9 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// <exception cref="InvalidOperationException">Int8 without calibration images, before the first <see cref="FeaturizeAsync"/> call.</exception>
     public string Identity => _identity ?? throw NotCalibrated();
 
+    /// <summary>Whether each image's features are the mean of the image's and its mirror image's (<see cref="FeaturizerOptions.FlipAveraging"/>).</summary>
+    internal bool FlipAveraging => _options.FlipAveraging;
+
     /// <summary>Featurizes <paramref name="items"/>. Images that fail to decode are listed in <see cref="FeatureSet.Failed"/>, never dropped silently.</summary>
     /// <exception cref="OperationCanceledException">Cancelled; entries written so far stay valid.</exception>
     public async Task<FeatureSet> FeaturizeAsync(IReadOnlyList<DatasetItem> items, IProgress<FeaturizationProgress>? progress = null, CancellationToken cancellationToken = default)

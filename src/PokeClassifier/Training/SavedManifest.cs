@@ -47,6 +47,9 @@ internal sealed record SavedManifest
 
     public required BackboneRecord Backbone { get; init; }
 
+    /// <summary>Whether the head was trained on flip-averaged features, so that the loaded featurizer averages them too (absent in older files: no).</summary>
+    public bool FlipAveraging { get; init; }
+
     public static SavedManifest From(TrainedClassifier classifier, int[] featureShape)
     {
         var b = classifier.Backbone;
@@ -55,6 +58,7 @@ internal sealed record SavedManifest
             Head = classifier.HeadDescription,
             Classes = classifier.Classes,
             FeatureShape = featureShape,
+            FlipAveraging = classifier.Featurizer.FlipAveraging,
             Backbone = new BackboneRecord
             {
                 Name = b.Name,

@@ -26,6 +26,9 @@ public sealed partial class TrainedClassifier : IDisposable
     private readonly IClassifierHead _head;
     private readonly bool _ownsFeaturizer;
 
+    /// <summary>The featurizer the head scores the features of.</summary>
+    internal ImageFeaturizer Featurizer => _featurizer;
+
     internal TrainedClassifier(ImageFeaturizer featurizer, bool ownsFeaturizer, IClassifierHead head, string headDescription)
     {
         _featurizer = featurizer;
@@ -140,7 +143,7 @@ public sealed partial class TrainedClassifier : IDisposable
     /// <summary>Loads a classifier saved by <see cref="Save"/>.</summary>
     /// <param name="path">The saved file.</param>
     /// <param name="backbone">The backbone to use; <see langword="null"/> to take it from the file: the shipped ResNet18, the recorded path when it holds the recorded bytes, else the copy stored in the file (written under the cache).</param>
-    /// <param name="options">Featurizer options (cache, parallelism).</param>
+    /// <param name="options">Featurizer options (cache, parallelism); whether features are flip-averaged comes from the file, as the head was trained.</param>
     /// <exception cref="ModelLoadException">The file is not a PokeClassifier model, is damaged, or its backbone cannot be found or does not match.</exception>
     public static TrainedClassifier Load(string path, BackboneSpec? backbone = null, FeaturizerOptions? options = null)
     {
@@ -188,7 +191,8 @@ public sealed partial class TrainedClassifier : IDisposable
                 throw new ModelLoadException($"The backbone file '{spec.ModelPath}' (SHA-256 {actualHash}) is not the one the model was trained with ({manifest.Backbone.Name}, SHA-256 {manifest.Backbone.ModelSha256}).");
             }
 
-            var featurizer = new ImageFeaturizer(spec, options);
+            // The head learnt the features of one featurization: the loaded featurizer averages mirror views when it was trained on them.
+            var featurizer = new ImageFeaturizer(spec, (options ?? new FeaturizerOptions()) with { FlipAveraging = manifest.FlipAveraging });
             return new TrainedClassifier(featurizer, ownsFeaturizer: true, head, manifest.Head);
         }
         catch

@@ -71,7 +71,7 @@ public sealed record BudgetPlan
     /// <summary>The budget.</summary>
     public required TrainingBudget Budget { get; init; }
 
-    /// <summary>The recipe chosen, in words (for example <c>fine-tune the whole backbone at 160 px for 9 epochs</c>).</summary>
+    /// <summary>The recipe chosen, in words (for example <c>fine-tune the last 2 blocks on cached activations with mirror views at 256 px for 8 epochs</c>).</summary>
     public required string Recipe { get; init; }
 
     /// <summary>Why this recipe, with the estimates that decided it.</summary>

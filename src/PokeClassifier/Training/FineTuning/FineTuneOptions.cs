@@ -106,6 +106,23 @@ public sealed record FineTuneOptions
     };
 
     /// <summary>
+    /// The recommended fine-tuning when time is short (<c>docs/recipes.md</c>), the one <see cref="TrainingBudget"/>s choose on a CPU:
+    /// the last two blocks trained on the frozen part's activations, computed once per image and per mirror image
+    /// (<see cref="MirrorViews"/>) at 256 x 256, the backbone at 0.3 times the head's rate, ImageNet batch-norm statistics kept, a
+    /// 20-epoch head warm-up on the cached features. Pair it with <see cref="TrainingOptions.RecommendedCachedFineTune"/>.
+    /// </summary>
+    public static FineTuneOptions RecommendedCached => new()
+    {
+        UnfreezeLastBlocks = 2,
+        InputSize = 256,
+        MirrorViews = true,
+        CacheFrozenActivations = true,
+        BackboneLearningRateFactor = 0.3,
+        UpdateBatchNormStatistics = false,
+        HeadWarmupEpochs = 20,
+    };
+
+    /// <summary>
     /// The backbone's learning rate as a share of the head's, used when <see cref="BackboneLearningRate"/> is <see langword="null"/>.
     /// Adam moves every weight by about the learning rate each step whatever its gradient's size, so the pretrained weights need a
     /// much smaller rate than a new head: at 1e-3 they are destroyed within an epoch.

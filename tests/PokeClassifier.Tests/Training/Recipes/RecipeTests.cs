@@ -89,6 +89,39 @@ public sealed class RecipeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Given_the_cached_recipe_with_mirror_views_When_run_twice_with_one_seed_Then_the_probabilities_are_identical_and_the_classifier_averages_both_views()
+    {
+        var root = TestImages.ShapesDataset(6, seed: 23, "circle", "cross", "square");
+        var dataset = await ImageDataset.FromFolderAsync(root);
+        var head = HeadConfiguration.FineTune(
+            CustomHeadOptions.GlobalAveragePoolDense(),
+            TrainingOptions.RecommendedCachedFineTune with { Epochs = 2, BatchSize = 8 },
+            FineTuneOptions.RecommendedCached with { InputSize = 64, HeadWarmupEpochs = 2 });
+
+        async Task<(float[] Probabilities, string Identity)> Train()
+        {
+            using var classifier = await ImageClassification.From(dataset).WithoutFeatureCache().WithHead(head).TrainAsync(dataset.Items);
+            Assert.Equal(2, classifier.Training!.History.Count);
+            var probabilities = dataset.Items.Take(4).SelectMany(i => classifier.Predict(i.Path, 3).Top.Select(t => t.Probability)).ToArray();
+
+            // Saved and loaded, the classifier still averages both views and predicts the same.
+            var file = Path.Combine(TestImages.NewTempDir("cached-recipe"), "model.zip");
+            classifier.Save(file);
+            using var loaded = TrainedClassifier.Load(file);
+            Assert.True(loaded.Featurizer.FlipAveraging);
+            var again = dataset.Items.Take(4).SelectMany(i => loaded.Predict(i.Path, 3).Top.Select(t => t.Probability)).ToArray();
+            Assert.True(probabilities.Zip(again, (a, b) => Math.Abs(a - b)).Max() < 1e-4f);
+            return (probabilities, classifier.Featurizer.Identity);
+        }
+
+        var first = await Train();
+        var second = await Train();
+
+        Assert.Equal(first.Probabilities, second.Probabilities);
+        Assert.EndsWith("-hflip", first.Identity, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Given_knobs_When_applied_to_each_kind_of_head_Then_they_land_in_its_options_or_are_refused_by_name()
     {
         var knobs = new TrainingOverrides { Epochs = 3, LearningRate = 0.01, BatchSize = 8, LabelSmoothing = 0.2 };

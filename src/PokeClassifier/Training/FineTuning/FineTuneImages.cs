@@ -14,7 +14,7 @@ internal sealed class FineTuneImages
     {
         Size = size;
         Items = items;
-        Pixels = pixels;
+        _pixels = pixels;
         Hashes = hashes;
         Labels = labels;
         Skipped = skipped;
@@ -26,8 +26,19 @@ internal sealed class FineTuneImages
     /// <summary>The images that decoded, in input order.</summary>
     public IReadOnlyList<DatasetItem> Items { get; }
 
+    private readonly byte[][] _pixels;
+    private bool _released;
+
     /// <summary>RGB planes [3, Size, Size] of each image, values 0..255.</summary>
-    public IReadOnlyList<byte[]> Pixels { get; }
+    /// <exception cref="InvalidOperationException">After <see cref="ReleasePixels"/>.</exception>
+    public IReadOnlyList<byte[]> Pixels => _released ? throw new InvalidOperationException("The decoded pixels were released after the frozen activations were computed.") : _pixels;
+
+    /// <summary>Frees the decoded pixels once nothing reads them any more (cached fine-tuning, after the frozen activations are computed).</summary>
+    public void ReleasePixels()
+    {
+        _released = true;
+        Array.Clear(_pixels);
+    }
 
     /// <summary>SHA-256 of each file's bytes (keys of the activation cache).</summary>
     public IReadOnlyList<string> Hashes { get; }

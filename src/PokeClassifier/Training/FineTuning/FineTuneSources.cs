@@ -76,51 +76,67 @@ internal sealed class ActivationBatchSource : IBatchSource, IDisposable
     {
         var views = mirrorViews ? 2 : 1;
         var identities = Enumerable.Range(0, views).Select(v => v == 0 ? cacheIdentity : ViewIdentity(cacheIdentity, "mirror")).ToArray();
-        var rows = new float[views * images.Count][];
-        var missing = new List<int>();
-        for (var r = 0; r < rows.Length; r++)
+        var frontier = module.Frontier(cut).Single();
+        long[] shape = prefix is not null ? [.. prefix.Shape] : OneShape(images, tensorizer, module, cut, frontier);
+        var rowLength = shape.Aggregate(1L, (a, d) => a * d);
+        var rowCount = views * images.Count;
+
+        // One native tensor filled row by row, so memory peaks at the activations plus a row, not at two copies of them.
+        var all = empty([rowCount, .. shape]);
+        var gate = new object();
+        void Copy(int r, float[] values)
         {
-            if (cache is not null && TryShape(cache, identities[r / images.Count], images.Hashes[r % images.Count], out var cached))
+            if (values.Length != rowLength)
             {
-                rows[r] = cached;
+                throw new InvalidOperationException($"Activations of '{images.Items[r % images.Count].Path}' have {values.Length} values, not {rowLength}.");
+            }
+
+            using var source = tensor(values, shape);
+            lock (gate)
+            {
+                using var row = all[r];
+                row.copy_(source);
+            }
+        }
+
+        var missing = new List<int>();
+        try
+        {
+            for (var r = 0; r < rowCount; r++)
+            {
+                if (cache is not null && TryShape(cache, identities[r / images.Count], images.Hashes[r % images.Count], out var cached))
+                {
+                    Copy(r, cached);
+                }
+                else
+                {
+                    missing.Add(r);
+                }
+            }
+
+            void Store(int r, float[] values)
+            {
+                Copy(r, values);
+                cache?.Write(identities[r / images.Count], images.Hashes[r % images.Count], values);
+            }
+
+            if (prefix is not null)
+            {
+                Parallel.ForEach(missing, new ParallelOptions { MaxDegreeOfParallelism = prefix.Parallelism, CancellationToken = cancellationToken }, r =>
+                    Store(r, prefix.Run(images.Pixels[r % images.Count], mirrored: r >= images.Count, cancellationToken)));
             }
             else
             {
-                missing.Add(r);
+                RunInTorch(images, tensorizer, module, cut, frontier, missing, Store, cancellationToken);
             }
         }
-
-        var frontier = module.Frontier(cut).Single();
-        long[] shape = prefix is not null ? [.. prefix.Shape] : OneShape(images, tensorizer, module, cut, frontier);
-        void Store(int r, float[] values)
+        catch
         {
-            rows[r] = values;
-            cache?.Write(identities[r / images.Count], images.Hashes[r % images.Count], values);
+            all.Dispose();
+            throw;
         }
 
-        if (prefix is not null)
-        {
-            Parallel.ForEach(missing, new ParallelOptions { MaxDegreeOfParallelism = prefix.Parallelism, CancellationToken = cancellationToken }, r =>
-                Store(r, prefix.Run(images.Pixels[r % images.Count], mirrored: r >= images.Count, cancellationToken)));
-        }
-        else
-        {
-            RunInTorch(images, tensorizer, module, cut, frontier, missing, Store, cancellationToken);
-        }
-
-        var rowLength = shape.Aggregate(1L, (a, d) => a * d);
-        var all = new float[rows.Length * rowLength];
-        for (var r = 0; r < rows.Length; r++)
-        {
-            if (rows[r].Length != rowLength)
-            {
-                throw new InvalidOperationException($"Cached activations of '{images.Items[r % images.Count].Path}' have {rows[r].Length} values, not {rowLength}.");
-            }
-
-            rows[r].CopyTo(all, r * rowLength);
-        }
-
-        return new ActivationBatchSource(tensor(all, [rows.Length, .. shape]), views, images.Labels, missing.Count);
+        return new ActivationBatchSource(all, views, images.Labels, missing.Count);
     }
 
     /// <summary>

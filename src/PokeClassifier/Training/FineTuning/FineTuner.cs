@@ -89,6 +89,13 @@ internal static class FineTuner
         using var prefix = cached ? FrozenPrefix.TryCreate(graph, module, cut, backbone.Preprocessing, size, DirectoryFor(featurizer), parallelism) : null;
         using var trainActivations = cached ? ActivationBatchSource.Build(trainImages, tensorizer, module, cut, prefix, options.MirrorViews, identity, cache, cancellationToken) : null;
         using var validationActivations = cached && validationImages.Count > 0 ? ActivationBatchSource.Build(validationImages, tensorizer, module, cut, prefix, mirrorViews: false, identity, cache, cancellationToken) : null;
+        if (trainActivations is not null)
+        {
+            // Every epoch (and the head's warm-up) now reads the activations; the decoded images are no longer needed.
+            trainImages.ReleasePixels();
+            validationImages.ReleasePixels();
+        }
+
         IBatchSource trainSource = trainActivations is not null ? trainActivations : new ImageBatchSource(trainImages, tensorizer, options.Augmentation);
         IBatchSource? validationSource = validationImages.Count == 0 ? null
             : validationActivations is not null ? validationActivations : new ImageBatchSource(validationImages, tensorizer, null);

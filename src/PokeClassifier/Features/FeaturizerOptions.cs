@@ -73,6 +73,16 @@ public sealed record FeaturizerOptions
     /// <value>The default is <see langword="false"/>.</value>
     public bool FlipAveraging { get; init; }
 
+    /// <summary>
+    /// Whether each image's features are the backbone's output followed by the global average of the tensor entering its last stage
+    /// (ResNet18: 512 + 256 = 768 values; the earlier stage keeps textures and parts the last one has pooled away). The backbone is
+    /// rewritten once as an ONNX model with both outputs (cached by content hash under <see cref="CacheDirectory"/>) and is then a
+    /// backbone like any other: its own identity in the feature cache, saved inside models. Backbones with no convolution as wide as
+    /// their output (DenseNet) are refused with <see cref="NotSupportedException"/>.
+    /// </summary>
+    /// <value>The default is <see langword="false"/>.</value>
+    public bool MultiLayerFeatures { get; init; }
+
     /// <summary>Checks every option and throws one <see cref="ArgumentException"/> listing every problem.</summary>
     public void Validate()
     {

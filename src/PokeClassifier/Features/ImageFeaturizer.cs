@@ -33,7 +33,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     /// <exception cref="ArgumentException">The spec or the options are inconsistent (all problems listed).</exception>
     /// <exception cref="ModelLoadException">The model is missing, unreadable or does not match the spec.</exception>
     /// <exception cref="WeightsUnavailableException">The spec's weights are not resolved and not in the cache.</exception>
-    /// <exception cref="NotSupportedException">The precision is not available on this machine or for this backbone (what is missing is named).</exception>
+    /// <exception cref="NotSupportedException">The precision is not available on this machine or for this backbone, or multi-layer features for a backbone without a last stage to pool (what is missing is named).</exception>
     /// <exception cref="PokeClassifierException">Int8: none of the calibration images can be used.</exception>
     public ImageFeaturizer(BackboneSpec backbone, FeaturizerOptions? options = null)
     {
@@ -42,6 +42,11 @@ public sealed partial class ImageFeaturizer : IDisposable
         backbone = new WeightStore().ResolveCached(backbone);
         _options = options ?? new FeaturizerOptions();
         _options.Validate();
+        if (_options.MultiLayerFeatures)
+        {
+            backbone = Backbones.Onnx.MultiLayerModel.Ensure(backbone, Path.Combine(Path.GetFullPath(_options.CacheDirectory ?? FeatureCache.DefaultDirectory), Backbones.Onnx.MultiLayerModel.FolderName));
+        }
+
         Backbone = backbone;
         _preprocessor = new Preprocessor(backbone.Preprocessing, backbone.InputWidth, backbone.InputHeight);
         Cache = _options.UseCache ? new FeatureCache(_options.CacheDirectory) : null;

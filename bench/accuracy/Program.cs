@@ -3,7 +3,7 @@
 //   dataset: kaggle (../shared/datasets/kaggle-visible, its split-80-20.csv) | sprites-back (../shared/datasets/pokeapi-gen1,
 //            the held-out back view of pokeapi-gen1-splits)
 //   recipe:  frozen (a: frozen ResNet18 + ML.NET L-BFGS defaults) | frozen-best (b: flip-averaged features, L2 chosen on
-//            validation) | study-gap, study-dense256 (c: the study's heads with the study's loop) | budget:<minutes> (d)
+//            validation) | frozen-multi (b with multi-layer features) | finetune-cached (the cached fine-tuning preset) | study-gap, study-dense256 (c: the study's heads with the study's loop) | budget:<minutes> (d)
 // bench/accuracy/run.sh runs every row in its own process (its own peak memory) and prints the table.
 using System.Diagnostics;
 using System.Globalization;
@@ -82,6 +82,8 @@ builder = recipe switch
 {
     "frozen" => builder.WithMLNetHead(),
     "frozen-best" => builder.WithFeaturizer(new() { CacheDirectory = cache, FlipAveraging = true }).WithMLNetHead(new MLNetHeadOptions { ChooseL2OnValidation = true }),
+    "frozen-multi" => builder.WithFeaturizer(new() { CacheDirectory = cache, FlipAveraging = true, MultiLayerFeatures = true }).WithMLNetHead(new MLNetHeadOptions { ChooseL2OnValidation = true }),
+    "finetune-cached" => builder.WithHead(HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), TrainingOptions.RecommendedCachedFineTune, FineTuneOptions.RecommendedCached)),
     "study-gap" => builder.WithCustomHead(CustomHeadOptions.GlobalAveragePoolDense(), TrainingOptions.Study),
     "study-dense256" => builder.WithCustomHead(CustomHeadOptions.FlattenDense256(), TrainingOptions.Study),
     _ when recipe.StartsWith("budget:", StringComparison.Ordinal) => builder.WithTimeBudget(new TrainingBudget(TimeSpan.FromMinutes(double.Parse(recipe[7..], CultureInfo.InvariantCulture)))),

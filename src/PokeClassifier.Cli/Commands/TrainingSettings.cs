@@ -41,6 +41,10 @@ internal class TrainingSettings : DataSettings
     [Description("Flip-averaged features: each image's features are the mean of the image's and its mirror image's, for training and test images alike.")]
     public bool Tta { get; init; }
 
+    [CommandOption("--multi-layer")]
+    [Description("Multi-layer features: the backbone's output followed by the mean of its last stage's input (ResNet18: 768 values); not for DenseNet.")]
+    public bool MultiLayer { get; init; }
+
     [CommandOption("--time-budget <TIME>")]
     [Description("Let the library choose the recipe that fits this wall time on this machine (e.g. 90s, 20m, 1.5h); replaces --head and the knobs.")]
     public string? TimeBudget { get; init; }
@@ -109,8 +113,8 @@ internal class TrainingSettings : DataSettings
         }
     }
 
-    /// <summary>The featurizer's options, flip-averaged with <c>--tta</c>.</summary>
-    public FeaturizerOptions TrainingFeaturizerOptions(Action<string>? warning = null) => FeaturizerOptions(warning) with { FlipAveraging = Tta };
+    /// <summary>The featurizer's options, flip-averaged with <c>--tta</c>, multi-layer with <c>--multi-layer</c>.</summary>
+    public FeaturizerOptions TrainingFeaturizerOptions(Action<string>? warning = null) => FeaturizerOptions(warning) with { FlipAveraging = Tta, MultiLayerFeatures = MultiLayer };
 
     public override Spectre.Console.ValidationResult Validate()
     {

@@ -160,12 +160,9 @@ public sealed partial class TrainedClassifier : IDisposable
             }
 
             manifest = SavedBackbone.Extract(zip, manifest, path, options);
-            head = manifest.HeadKind switch
-            {
-                MLNetHead.TrainingPath => MLNetHead.Load(zip, manifest, path),
-                TorchHead.TrainingPath => TorchHead.Load(zip, manifest, path),
-                _ => throw new ModelLoadException($"'{path}' holds a head of kind '{manifest.HeadKind}', which this library does not know (it knows {MLNetHead.TrainingPath} and {TorchHead.TrainingPath})."),
-            };
+            var format = HeadFormats.Find(manifest.HeadKind)
+                ?? throw new ModelLoadException($"'{path}' holds a head of kind '{manifest.HeadKind}', which this library does not know (it knows {string.Join(" and ", HeadFormats.Kinds)}).");
+            head = format.Load(zip, manifest, path);
         }
         catch (Exception e) when (e is InvalidDataException or JsonException or FormatException or InvalidOperationException or ArgumentException)
         {

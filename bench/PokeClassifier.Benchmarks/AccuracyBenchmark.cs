@@ -103,8 +103,8 @@ internal static class AccuracyBenchmark
                 $"| {name} | {fp32.Split.Train.Count} / {fp32.Split.Test.Count} | {fp32.Metrics.MacroF1:0.0000} | {int8.Metrics.MacroF1:0.0000} | {loss:+0.0000;-0.0000;0.0000} | {fp32.Metrics.Accuracy:0.0000} | {int8.Metrics.Accuracy:0.0000} | " +
                 $"{cosines.Average():0.0000} | {cosines[(int)(0.01 * (cosines.Length - 1))]:0.0000} | {cosines[0]:0.0000} | loss <= {MaxLoss} | {(ok ? "PASS" : "FAIL")} |"));
             details.Add(string.Create(CultureInfo.InvariantCulture,
-                $"- {name}: FP32 featurization {fp32.Timings.Featurization.TotalSeconds:0.0} s ({fp32.Timings.Computed} computed, {fp32.Timings.CacheHits} cached), " +
-                $"int8 {int8.Timings.Featurization.TotalSeconds:0.0} s ({int8.Timings.Computed} computed, {int8.Timings.CacheHits} cached); calibration: {quantization} ({calibrationSeconds:0.0} s here)"));
+                $"- {name}: FP32 featurization {fp32.Timings.FeaturizationSeconds:0.0} s ({fp32.Timings.FeaturesComputed} computed, {fp32.Timings.FeaturesFromCache} cached), " +
+                $"int8 {int8.Timings.FeaturizationSeconds:0.0} s ({int8.Timings.FeaturesComputed} computed, {int8.Timings.FeaturesFromCache} cached); calibration: {quantization} ({calibrationSeconds:0.0} s here)"));
         }
 
         var others = MachineLoad.BusySeconds() - load;

@@ -2,34 +2,10 @@ using System.Diagnostics;
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
+using PokeClassifier.Pipeline;
 using PokeClassifier.Training;
 
 namespace PokeClassifier;
-
-/// <summary>The entry point: <c>ImageClassification.FromFolder(path)</c> or <c>ImageClassification.From(dataset)</c>.</summary>
-public static class ImageClassification
-{
-    /// <summary>Starts a run on a folder-per-class image tree (loaded and checked when the run starts).</summary>
-    public static ClassificationBuilder FromFolder(string folder)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(folder);
-        return new ClassificationBuilder(folder, null);
-    }
-
-    /// <summary>Starts a run on a CSV manifest (<c>path,label[,group]</c>).</summary>
-    public static ClassificationBuilder FromManifest(string manifestPath)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(manifestPath);
-        return new ClassificationBuilder(manifestPath, null) { IsManifest = true };
-    }
-
-    /// <summary>Starts a run on a dataset already loaded.</summary>
-    public static ClassificationBuilder From(ImageDataset dataset)
-    {
-        ArgumentNullException.ThrowIfNull(dataset);
-        return new ClassificationBuilder(null, dataset);
-    }
-}
 
 /// <summary>
 /// Fluent configuration of a run: dataset, split, backbone, head, cache. Each <c>With*</c> returns a new builder, so a builder can be
@@ -202,32 +178,19 @@ public sealed record ClassificationBuilder
         var backbone = await ResolveBackboneAsync(progress, cancellationToken).ConfigureAwait(false);
         var dataset = await LoadAsync(progress, cancellationToken).ConfigureAwait(false);
         var split = FixedSplit ?? (SplitFile is not null ? DatasetSplit.FromFile(dataset, SplitFile) : dataset.Split(SplitOptions));
-        var run = this;
-        BudgetPlan? plan = null;
-        if (Budget is { } budget)
+        var (run, plan) = await PlanAsync(backbone, split, clock.Elapsed, cancellationToken).ConfigureAwait(false);
+        var outcome = await run.RunFoldAsync(backbone, FoldData.Of(split), progress, cancellationToken).ConfigureAwait(false);
+        var timings = new ConfigurationTimings
         {
-            var validationShare = split.Validation.Count > 0 ? split.Validation.Count : (int)(split.Train.Count * TrainingOptions.RecommendedFineTune.ValidationFraction);
-            plan = await BudgetPlanner.PlanAsync(
-                backbone, split.Train.Count - (split.Validation.Count > 0 ? 0 : validationShare), validationShare, split.Test.Count, split.Train, Featurizer, budget, clock.Elapsed, Environment.ProcessorCount, cancellationToken).ConfigureAwait(false);
-            run = this with { Head = plan.Head, Featurizer = Featurizer with { FlipAveraging = plan.FlipAveraging } };
-        }
-
-        var classifier = await run.TrainCoreAsync(backbone, split.Classes, split.Train, split.Validation, progress, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            var watch = Stopwatch.StartNew();
-            var evaluation = await classifier.Classifier.EvaluateAsync(
-                split.Test,
-                progress is null ? null : new StageProgress(progress, ClassificationStage.Evaluating),
-                cancellationToken).ConfigureAwait(false);
-            var timings = classifier.Timings with { Evaluation = watch.Elapsed };
-            return new ClassificationRun(dataset, split, classifier.Classifier, evaluation, classifier.Skipped, timings) { Plan = plan, Elapsed = clock.Elapsed };
-        }
-        catch
-        {
-            classifier.Classifier.Dispose();
-            throw;
-        }
+            FeaturizationSeconds = outcome.Featurization.TotalSeconds,
+            TrainingSeconds = outcome.Training.TotalSeconds,
+            EvaluationSeconds = outcome.Evaluating.TotalSeconds,
+            PredictionMillisecondsPerImage = outcome.Evaluation!.MillisecondsPerImage,
+            FeaturesComputed = outcome.Computed,
+            FeaturesFromCache = outcome.CacheHits,
+        };
+        var result = ConfigurationResults.From($"{backbone.Name} + {run.Head.Description}", backbone.Name, run.Head, split.Classes, [outcome], timings);
+        return new ClassificationRun(dataset, split, outcome, result) { Plan = plan, Elapsed = clock.Elapsed, Seed = SplitOptions.Seed };
     }
 
     /// <summary>Trains on all of <paramref name="items"/> (no split, no evaluation).</summary>
@@ -238,7 +201,7 @@ public sealed record ClassificationBuilder
         Validate();
         var classes = items.Select(i => i.Label).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
         var backbone = await ResolveBackboneAsync(progress, cancellationToken).ConfigureAwait(false);
-        return (await TrainCoreAsync(backbone, classes, items, [], progress, cancellationToken).ConfigureAwait(false)).Classifier;
+        return (await RunFoldAsync(backbone, new FoldData(classes, items, [], []), progress, cancellationToken).ConfigureAwait(false)).Classifier;
     }
 
     private void Validate()
@@ -277,64 +240,37 @@ public sealed record ClassificationBuilder
             : await ImageDataset.FromFolderAsync(Source!, LoadOptions, p, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<(TrainedClassifier Classifier, RunTimings Timings, IReadOnlyList<SkippedFile> Skipped)> TrainCoreAsync(
-        BackboneSpec backbone, IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, IReadOnlyList<DatasetItem> validation, IProgress<ClassificationProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>With a time budget, this builder with the head and featurizer the budget chose, and the plan; else this builder.</summary>
+    private async Task<(ClassificationBuilder Run, BudgetPlan? Plan)> PlanAsync(BackboneSpec backbone, DatasetSplit split, TimeSpan elapsed, CancellationToken cancellationToken)
     {
-        var trainedClasses = train.Select(i => i.Label).Distinct(StringComparer.Ordinal).Count();
-        if (trainedClasses < 2)
+        if (Budget is not { } budget)
         {
-            throw new DatasetException($"Training needs at least two classes; the training set has {trainedClasses}. A classifier cannot learn to tell one class from nothing.");
+            return (this, null);
         }
 
-        // Only heads trained in epochs use a validation set: the split's, else a group-aware share of the training images.
-        var trainer = Head.CreateTrainer();
-        if (trainer.Loop is not { } loop)
-        {
-            validation = [];
-        }
-        else if (validation.Count == 0)
-        {
-            (train, validation) = Splitter.Holdout(train, loop.ValidationFraction, loop.Seed ?? SplitOptions.Seed);
-        }
-
-        if (!trainer.UsesFeatures)
-        {
-            progress?.Report(new ClassificationProgress(ClassificationStage.Training, 0, 1));
-            var result = await Task.Run(
-                () => trainer.TrainFromImages(backbone, classes, train, validation, Featurizer, SplitOptions.Seed, progress is null ? null : new TrainingStage(progress), cancellationToken),
-                cancellationToken).ConfigureAwait(false);
-            progress?.Report(new ClassificationProgress(ClassificationStage.Training, 1, 1));
-            return (result.Classifier, new RunTimings { Featurization = result.Preparation, Training = result.Training, Computed = result.FrozenActivationsComputed }, result.Skipped);
-        }
-
-        var featurizer = new ImageFeaturizer(backbone, Featurizer);
-        try
-        {
-            var watch = Stopwatch.StartNew();
-            var features = await featurizer.FeaturizeAsync(
-                [.. train, .. validation],
-                progress is null ? null : new StageProgress(progress, ClassificationStage.Featurizing),
-                cancellationToken).ConfigureAwait(false);
-            var featurization = watch.Elapsed;
-            progress?.Report(new ClassificationProgress(ClassificationStage.Training, 0, 1));
-            watch.Restart();
-            var validationPaths = validation.Select(i => i.Path).ToHashSet(StringComparer.Ordinal);
-            var trainRows = Enumerable.Range(0, features.Items.Count).Where(r => !validationPaths.Contains(features.Items[r].Path)).ToArray();
-            var validationRows = Enumerable.Range(0, features.Items.Count).Where(r => validationPaths.Contains(features.Items[r].Path)).ToArray();
-            var shape = featurizer.OutputShape.ToArray();
-            var head = await Task.Run(
-                () => trainer.Train(classes, FeatureRows.Of(features, trainRows), validationRows.Length == 0 ? null : FeatureRows.Of(features, validationRows), shape, SplitOptions.Seed, progress is null ? null : new TrainingStage(progress), cancellationToken),
-                cancellationToken).ConfigureAwait(false);
-            progress?.Report(new ClassificationProgress(ClassificationStage.Training, 1, 1));
-            var timings = new RunTimings { Featurization = featurization, Training = watch.Elapsed, CacheHits = features.CacheHits, Computed = features.Computed };
-            return (new TrainedClassifier(featurizer, ownsFeaturizer: true, head, Head.Description), timings, features.Failed);
-        }
-        catch
-        {
-            featurizer.Dispose();
-            throw;
-        }
+        var validationShare = split.Validation.Count > 0 ? split.Validation.Count : (int)(split.Train.Count * TrainingOptions.RecommendedFineTune.ValidationFraction);
+        var plan = await BudgetPlanner.PlanAsync(
+            backbone, split.Train.Count - (split.Validation.Count > 0 ? 0 : validationShare), validationShare, split.Test.Count, split.Train, Featurizer, budget, elapsed, Environment.ProcessorCount, cancellationToken).ConfigureAwait(false);
+        return (this with { Head = plan.Head, Featurizer = Featurizer with { FlipAveraging = plan.FlipAveraging } }, plan);
     }
+
+    /// <summary>One fold through the fold runner, with this builder's head, featurizer and seed, its progress in the run's stages.</summary>
+    private Task<FoldOutcome> RunFoldAsync(BackboneSpec backbone, FoldData data, IProgress<ClassificationProgress>? progress, CancellationToken cancellationToken) =>
+        FoldRunner.RunAsync(
+            new FoldRequest
+            {
+                Backbone = backbone,
+                Head = Head,
+                Trainer = Head.CreateTrainer(),
+                Featurizer = Featurizer,
+                Seed = SplitOptions.Seed,
+                Featurizing = progress is null ? null : new StageProgress(progress, ClassificationStage.Featurizing),
+                Steps = progress is null ? null : new StepProgress(progress),
+                Training = progress is null ? null : new TrainingStage(progress),
+                Evaluating = progress is null ? null : new StageProgress(progress, ClassificationStage.Evaluating),
+            },
+            data,
+            cancellationToken);
 
     private async Task<BackboneSpec> ResolveBackboneAsync(IProgress<ClassificationProgress>? progress, CancellationToken cancellationToken)
     {
@@ -353,6 +289,11 @@ public sealed record ClassificationBuilder
     private sealed class StageProgress(IProgress<ClassificationProgress> inner, ClassificationStage stage) : IProgress<FeaturizationProgress>
     {
         public void Report(FeaturizationProgress value) => inner.Report(new ClassificationProgress(stage, value.Completed, value.Total));
+    }
+
+    private sealed class StepProgress(IProgress<ClassificationProgress> inner) : IProgress<FoldStep>
+    {
+        public void Report(FoldStep value) => inner.Report(new ClassificationProgress(ClassificationStage.Training, value == FoldStep.Trained ? 1 : 0, 1));
     }
 
     private sealed class TrainingStage(IProgress<ClassificationProgress> inner) : IProgress<TrainingProgress>

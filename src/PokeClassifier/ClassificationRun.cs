@@ -2,44 +2,22 @@ using System.Globalization;
 using System.Text;
 using PokeClassifier.Data;
 using PokeClassifier.Evaluation;
+using PokeClassifier.Pipeline;
 using PokeClassifier.Training;
 
 namespace PokeClassifier;
 
-/// <summary>Wall time of each step of a run.</summary>
-public sealed record RunTimings
-{
-    /// <summary>Featurizing the training and validation images (near zero when cached).</summary>
-    public TimeSpan Featurization { get; init; }
-
-    /// <summary>Fitting the head on the features.</summary>
-    public TimeSpan Training { get; init; }
-
-    /// <summary>Featurizing and predicting the test images and computing the reports.</summary>
-    public TimeSpan Evaluation { get; init; }
-
-    /// <summary>Training images served by the feature cache.</summary>
-    public int CacheHits { get; init; }
-
-    /// <summary>Training images that went through the backbone.</summary>
-    public int Computed { get; init; }
-
-    /// <inheritdoc />
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"featurization {Featurization.TotalSeconds:F1} s ({Computed} computed, {CacheHits} cached), training {Training.TotalSeconds:F1} s, evaluation {Evaluation.TotalSeconds:F1} s");
-}
-
 /// <summary>The result of <see cref="ClassificationBuilder.RunAsync"/>: the trained classifier, the split it used and its reports.</summary>
 public sealed class ClassificationRun : IDisposable
 {
-    internal ClassificationRun(ImageDataset dataset, DatasetSplit split, TrainedClassifier classifier, EvaluationResult evaluation, IReadOnlyList<SkippedFile> trainingSkipped, RunTimings timings)
+    internal ClassificationRun(ImageDataset dataset, DatasetSplit split, FoldOutcome outcome, ConfigurationResult result)
     {
         Dataset = dataset;
         Split = split;
-        Classifier = classifier;
-        Evaluation = evaluation;
-        Timings = timings;
-        Skipped = dataset.Skipped.Concat(trainingSkipped).Concat(evaluation.Skipped).ToArray();
+        Classifier = outcome.Classifier;
+        Evaluation = outcome.Evaluation!;
+        Result = result;
+        Skipped = dataset.Skipped.Concat(outcome.TrainingSkipped).Concat(Evaluation.Skipped).ToArray();
     }
 
     /// <summary>What a time budget chose (<see cref="ClassificationBuilder.WithTimeBudget"/>); <see langword="null"/> without one.</summary>
@@ -69,8 +47,17 @@ public sealed class ClassificationRun : IDisposable
     /// <summary>Every file skipped anywhere in the run (loading, training featurization, evaluation), with reasons.</summary>
     public IReadOnlyList<SkippedFile> Skipped { get; }
 
-    /// <summary>Wall time per step.</summary>
-    public RunTimings Timings { get; }
+    /// <summary>
+    /// The run as one configuration's result, the model an <see cref="Experiment"/> gives for each of its configurations: metrics,
+    /// errors, predictions, training history, timings. <see cref="ExperimentResult.FromRun"/> wraps it for the reports.
+    /// </summary>
+    public ConfigurationResult Result { get; }
+
+    /// <summary>Wall time per step (<see cref="ConfigurationTimings.EvaluationSeconds"/> included).</summary>
+    public ConfigurationTimings Timings => Result.Timings;
+
+    /// <summary>The seed that drove the split and the training.</summary>
+    internal int Seed { get; init; }
 
     /// <summary>A printable summary: the metric table, the worst classes and the most-confused pairs.</summary>
     public string ToReport(int worstClasses = 10)

@@ -62,8 +62,7 @@ internal sealed class EvaluateCommand(CliContext cli) : AsyncCommand<EvaluateCom
 
         if (settings.Report is not null)
         {
-            var single = ExperimentResult.FromEvaluation(classifier, evaluation, dataset);
-            var result = single with { Configurations = [single.Configurations[0] with { ModelSizeBytes = new FileInfo(settings.Model).Length }] };
+            var result = ExperimentResult.FromEvaluation(classifier, evaluation, dataset, modelSizeBytes: new FileInfo(settings.Model).Length);
             Reports.Write(console, result, settings.Report, settings.Data);
         }
 

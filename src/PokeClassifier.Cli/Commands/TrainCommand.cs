@@ -96,19 +96,7 @@ internal sealed class TrainCommand(CliContext cli) : AsyncCommand<TrainCommand.S
         console.MarkupLine($"[green]Saved[/] {Markup.Escape(classifier.ToString())} to {Markup.Escape(Path.GetFullPath(settings.Out))}");
         if (settings.Report is not null && run.Run is { } evaluated)
         {
-            var single = ExperimentResult.FromEvaluation(classifier, evaluated.Evaluation, run.Dataset);
-            var configuration = single.Configurations[0] with
-            {
-                ModelSizeBytes = new FileInfo(settings.Out).Length,
-                Timings = single.Configurations[0].Timings with
-                {
-                    FeaturizationSeconds = evaluated.Timings.Featurization.TotalSeconds,
-                    TrainingSeconds = evaluated.Timings.Training.TotalSeconds,
-                    FeaturesComputed = evaluated.Timings.Computed,
-                    FeaturesFromCache = evaluated.Timings.CacheHits,
-                },
-            };
-            var result = single with { Protocol = $"split: {evaluated.Split}", Seed = settings.Seed, Configurations = [configuration] };
+            var result = ExperimentResult.FromRun(evaluated, new FileInfo(settings.Out).Length);
             Reports.Write(console, result, settings.Report, settings.DataName);
         }
 

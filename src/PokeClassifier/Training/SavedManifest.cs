@@ -111,9 +111,7 @@ internal sealed record SavedManifest
         {
             throw new ModelLoadException(
                 $"'{modelFile}' was trained on backbone {Backbone.Name} from '{Backbone.ModelPath}' (SHA-256 {Backbone.ModelSha256}), which is not on this machine. " +
-                (HeadKind == MLNetHead.TrainingPath
-                    ? "The file was saved before backbones were stored in it: pass the backbone to TrainedClassifier.Load, or load the file with MLContext.Model.Load, which needs no external file."
-                    : "The file was saved before backbones were stored in it: pass the backbone to TrainedClassifier.Load (--backbone on the command line)."));
+                (HeadFormats.Find(HeadKind)?.MissingBackboneAdvice ?? "Pass the backbone to TrainedClassifier.Load (--backbone on the command line)."));
         }
 
         return new BackboneSpec

@@ -20,12 +20,8 @@ public sealed partial class TrainedClassifier
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= new OnnxExportOptions();
         options.Validate();
-        var bytes = _head switch
-        {
-            MLNetHead head => OnnxClassifierExporter.Build(BackboneGraph.For(Backbone), Backbone, OnnxClassifierExporter.MLNetLinear(head), HeadDescription, Classes, options),
-            TorchHead head => OnnxClassifierExporter.Build(BackboneGraph.For(Backbone), Backbone, OnnxClassifierExporter.Torch(head), HeadDescription, Classes, options),
-            _ => throw new NotSupportedException($"A {HeadDescription} head cannot be exported to ONNX."),
-        };
+        var format = HeadFormats.Find(_head.Kind) ?? throw new NotSupportedException($"A {HeadDescription} head cannot be exported to ONNX.");
+        var bytes = OnnxClassifierExporter.Build(BackboneGraph.For(Backbone), Backbone, format.OnnxHead(_head), HeadDescription, Classes, options);
         WriteAtomically(path, bytes);
     }
 

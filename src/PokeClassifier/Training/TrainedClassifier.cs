@@ -84,29 +84,22 @@ public sealed partial class TrainedClassifier : IDisposable
 
         var watch = Stopwatch.StartNew();
         var features = await _featurizer.FeaturizeAsync(items, progress, cancellationToken).ConfigureAwait(false);
-        var raw = Enumerable.Range(0, features.Items.Count).Select(features.Raw).ToArray();
-        var scores = raw.Length == 0 ? [] : _head.Score(raw);
+        var predictions = Predictions(features, Enumerable.Range(0, features.Items.Count).ToArray());
         watch.Stop();
-        var predictions = features.Items.Select((item, i) => new Prediction
-        {
-            Path = item.Path,
-            TrueLabel = item.Label,
-            PredictedLabel = Classes[ArgMax(scores[i])],
-            Probabilities = scores[i],
-        }).ToArray();
         if (predictions.Length == 0)
         {
             throw new DatasetException($"None of the {items.Count} images could be decoded; first failure: {(features.Failed.Count > 0 ? features.Failed[0] : null)}");
         }
 
-        return new EvaluationResult
-        {
-            Metrics = Evaluator.ComputeMetrics(Classes, predictions),
-            Errors = Evaluator.ComputeErrors(Classes, predictions),
-            Predictions = predictions,
-            Skipped = features.Failed,
-            MillisecondsPerImage = watch.Elapsed.TotalMilliseconds / items.Count,
-        };
+        return Evaluation(predictions, features.Failed, watch.Elapsed.TotalMilliseconds / items.Count);
+    }
+
+    /// <summary>Evaluates on rows of features computed beforehand by this classifier's backbone (an experiment featurizes once for every head).</summary>
+    internal EvaluationResult Evaluate(FeatureSet features, IReadOnlyList<int> rows)
+    {
+        var watch = Stopwatch.StartNew();
+        var predictions = Predictions(features, rows);
+        return Evaluation(predictions, [], watch.Elapsed.TotalMilliseconds / Math.Max(1, rows.Count));
     }
 
     /// <summary>
@@ -170,12 +163,9 @@ public sealed partial class TrainedClassifier : IDisposable
             }
 
             manifest = SavedBackbone.Extract(zip, manifest, path, options);
-            head = manifest.HeadKind switch
-            {
-                MLNetHead.TrainingPath => MLNetHead.Load(zip, manifest, path),
-                TorchHead.TrainingPath => TorchHead.Load(zip, manifest, path),
-                _ => throw new ModelLoadException($"'{path}' holds a head of kind '{manifest.HeadKind}', which this library does not know (it knows {MLNetHead.TrainingPath} and {TorchHead.TrainingPath})."),
-            };
+            var format = HeadFormats.Find(manifest.HeadKind)
+                ?? throw new ModelLoadException($"'{path}' holds a head of kind '{manifest.HeadKind}', which this library does not know (it knows {string.Join(" and ", HeadFormats.Kinds)}).");
+            head = format.Load(zip, manifest, path);
         }
         catch (Exception e) when (e is InvalidDataException or JsonException or FormatException or InvalidOperationException or ArgumentException)
         {
@@ -222,6 +212,27 @@ public sealed partial class TrainedClassifier : IDisposable
         var features = _featurizer.Featurize(bytes, name);
         return Top(_head.Score([features])[0], topK);
     }
+
+    private Prediction[] Predictions(FeatureSet features, IReadOnlyList<int> rows)
+    {
+        var scores = rows.Count == 0 ? [] : _head.Score(rows.Select(features.Raw).ToArray());
+        return rows.Select((row, i) => new Prediction
+        {
+            Path = features.Items[row].Path,
+            TrueLabel = features.Items[row].Label,
+            PredictedLabel = Classes[ArgMax(scores[i])],
+            Probabilities = scores[i],
+        }).ToArray();
+    }
+
+    private EvaluationResult Evaluation(Prediction[] predictions, IReadOnlyList<SkippedFile> skipped, double millisecondsPerImage) => new()
+    {
+        Metrics = Evaluator.ComputeMetrics(Classes, predictions),
+        Errors = Evaluator.ComputeErrors(Classes, predictions),
+        Predictions = predictions,
+        Skipped = skipped,
+        MillisecondsPerImage = millisecondsPerImage,
+    };
 
     private static int ArgMax(float[] values)
     {

@@ -141,7 +141,7 @@ public sealed class BackboneCatalogTests
 
         Assert.Equal(Path.Combine(cache, "densenet201-32.onnx"), run.Classifier.Backbone.ModelPath);
         Assert.Equal("DenseNet201 @32", run.Classifier.Backbone.Name);
-        Assert.Equal(9, run.Timings.Computed);
+        Assert.Equal(9, run.Timings.FeaturesComputed);
         Assert.Equal(9, run.Metrics.SampleCount);
         Assert.True(run.Metrics.Accuracy > 1.0 / 3, $"accuracy {run.Metrics.Accuracy}");
         Assert.DoesNotContain(progress, p => p.Stage == ClassificationStage.DownloadingWeights);

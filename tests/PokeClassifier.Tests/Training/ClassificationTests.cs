@@ -61,6 +61,24 @@ public sealed class ClassificationTests(ShapesRunFixture shapes) : IClassFixture
     }
 
     [Fact]
+    public void Given_a_single_run_When_wrapped_for_the_reports_Then_they_render_the_run_as_one_configuration_with_its_timings()
+    {
+        var run = shapes.Run;
+        var result = ExperimentResult.FromRun(run, modelSizeBytes: 1234);
+
+        var configuration = Assert.Single(result.Configurations);
+        Assert.Same(run.Result.Metrics, configuration.Metrics);
+        Assert.Equal(run.Metrics.MacroF1, configuration.Metrics.MacroF1);
+        Assert.Equal(run.Split.Test.Count, configuration.Predictions.Count);
+        Assert.Equal(run.Timings, configuration.Timings);
+        Assert.True(run.Timings.EvaluationSeconds > 0, run.Timings.ToString());
+        Assert.Equal(1234, configuration.ModelSizeBytes);
+        Assert.Equal(($"{run.Classifier.Backbone.Name} + {run.Classifier.HeadDescription}", "ML.NET"), (configuration.Name, configuration.TrainingPath));
+        Assert.Equal((5, $"split: {run.Split}"), (result.Seed, result.Protocol));
+        Assert.Contains(configuration.Name, PokeClassifier.Reporting.ExperimentReport.ToMarkdown(result), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Given_a_trained_classifier_When_predicting_Then_top_k_is_sorted_and_sums_to_at_most_one()
     {
         var item = shapes.Run.Split.Test[0];
@@ -124,8 +142,8 @@ public sealed class ClassificationTests(ShapesRunFixture shapes) : IClassFixture
             .WithSplit(new SplitOptions { TrainFraction = 0.7, ValidationFraction = 0, TestFraction = 0.3, Seed = 5 })
             .WithFeatureCache(shapes.Cache)
             .RunAsync();
-        Assert.Equal(0, again.Timings.Computed);
-        Assert.Equal(again.Split.Train.Count, again.Timings.CacheHits);
+        Assert.Equal(0, again.Timings.FeaturesComputed);
+        Assert.Equal(again.Split.Train.Count, again.Timings.FeaturesFromCache);
         Assert.Equal(shapes.Run.Metrics.Accuracy, again.Metrics.Accuracy);
         Assert.Equal(shapes.Run.Metrics.LogLoss, again.Metrics.LogLoss, 6);
     }
@@ -140,7 +158,7 @@ public sealed class ClassificationTests(ShapesRunFixture shapes) : IClassFixture
             .WithFeatureCache(shapes.Cache)
             .WithMLNetHead(new MLNetHeadOptions { Trainer = trainer, MaximumIterations = 50 })
             .RunAsync();
-        Assert.Equal(0, run.Timings.Computed);
+        Assert.Equal(0, run.Timings.FeaturesComputed);
         Assert.Contains(trainer.ToString(), run.Classifier.HeadDescription, StringComparison.Ordinal);
         Assert.True(run.Metrics.Accuracy > 0.5, $"{trainer}: accuracy {run.Metrics.Accuracy}");
     }

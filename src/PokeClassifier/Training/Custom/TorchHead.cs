@@ -83,7 +83,7 @@ internal sealed class TorchHead : IClassifierHead
         var network = HeadNetwork.Build(head, exampleShape, classes.Count, runSeed);
         try
         {
-            var summary = TorchTrainer.Train(network, trainSource, validationSource, classes, training, runSeed, progress: progress, cancellationToken: cancellationToken);
+            var summary = TorchTrainer.Train(network, trainSource, validationSource, classes, training, runSeed, new TrainerContext { Progress = progress, CancellationToken = cancellationToken });
             return new TorchHead(network, head, classes, featureShape, summary);
         }
         catch

@@ -27,68 +27,31 @@ internal static class TorchTrainer
     /// <param name="classes">The class labels, in logit order.</param>
     /// <param name="options">The loop's options.</param>
     /// <param name="seed">Drives shuffling, augmentation and libtorch's global generator.</param>
-    /// <param name="groups">Parameter groups with their own learning rates; <see langword="null"/> for one group of every parameter that requires a gradient, at <see cref="TrainingOptions.LearningRate"/>.</param>
-    /// <param name="hooks">Optional hooks (training mode, per-epoch observers).</param>
-    /// <param name="threads">libtorch's intra-op threads for the run (fine-tuning gives a convolutional backbone every core).</param>
-    /// <param name="progress">Reported after every batch, and once more after each epoch with the finished <see cref="EpochRecord"/>.</param>
-    /// <param name="cancellationToken">Checked before every batch.</param>
+    /// <param name="context">Parameter groups, hooks, threads, progress and cancellation; <see langword="null"/> for none (one group, one thread).</param>
     /// <exception cref="OperationCanceledException">Cancelled; the model holds the weights of the last finished step.</exception>
     public static TrainingSummary Train(
-        Module<Tensor, Tensor> model,
-        IBatchSource train,
-        IBatchSource? validation,
-        IReadOnlyList<string> classes,
-        TrainingOptions options,
-        int seed,
-        IReadOnlyList<ParameterGroup>? groups = null,
-        TrainerHooks? hooks = null,
-        int threads = 1,
-        IProgress<TrainingProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+        Module<Tensor, Tensor> model, IBatchSource train, IBatchSource? validation, IReadOnlyList<string> classes, TrainingOptions options, int seed, TrainerContext? context = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(train);
         ArgumentNullException.ThrowIfNull(classes);
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        context ??= new TrainerContext();
         validation = validation is { Count: > 0 } ? validation : null;
-        TorchRuntime.EnsureInitialized(threads);
-        if (options.Device.Kind != DeviceKind.Cpu)
-        {
-            _ = TorchRuntime.Device(options.Device); // names the missing CUDA libtorch where there is none
-            throw new DeviceUnavailableException($"Device {options.Device}: libtorch has CUDA here, but this training loop (and its fused CPU Adam) runs on the CPU only so far; use ComputeDevice.Cpu.");
-        }
-        manual_seed(seed);
-        var parameterGroups = CheckGroups(groups ?? [new ParameterGroup("all", model.parameters().Where(p => p.requires_grad).ToArray(), options.LearningRate)], train);
-        var optimizer = new AdamOptimizer(parameterGroups, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, options.DecoupledWeightDecay);
+        Prepare(options, context.Threads, seed);
+        var groups = CheckGroups(context.Groups ?? [new ParameterGroup("all", model.parameters().Where(p => p.requires_grad).ToArray(), options.LearningRate)], train);
+        var optimizer = new AdamOptimizer(groups, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, options.DecoupledWeightDecay);
         var state = new TrainingState(model, optimizer, options, seed, (train.Count + options.BatchSize - 1) / options.BatchSize, train.Count, validation is not null);
-        var (callbacks, owned) = BuiltInCallbacks(options, state, parameterGroups, classes, train, validation, hooks, progress);
+        var (callbacks, owned) = BuiltInCallbacks(options, state, groups, classes, train, validation, context.Hooks, context.Progress);
         var classWeights = options.ClassWeights.Kind == ClassWeighting.None ? null : options.ClassWeights.Resolve(classes, train.Labels);
+        var epoch = new EpochRun(model, train, validation, classes.Count, state, groups, classWeights, context.Hooks, callbacks, context.CancellationToken);
         try
         {
             Each(callbacks, c => c.OnTrainingStarting(state));
             while (state.Epoch < options.Epochs && !state.StopRequested)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                state.Epoch++;
-                state.Batch = 0;
-                var watch = Stopwatch.StartNew();
-                SetLearningRates(state, parameterGroups);
-                Each(callbacks, c => c.OnEpochStarting(state));
-                var (loss, accuracy) = RunEpoch(model, train, state, parameterGroups, classWeights, hooks, callbacks, cancellationToken);
-                var (validationLoss, validationAccuracy, validationF1) = validation is null ? (null, null, null) : Evaluate(model, validation, options, classes.Count, cancellationToken);
-                state.Add(new EpochRecord
-                {
-                    Epoch = state.Epoch, TrainLoss = loss, TrainAccuracy = accuracy, ValidationLoss = validationLoss, ValidationAccuracy = validationAccuracy,
-                    ValidationMacroF1 = validationF1, LearningRate = state.FirstLearningRate, Seconds = watch.Elapsed.TotalSeconds,
-                });
-
-                // Every tensor of the epoch is gone with its scope, but the small managed wrappers (and libtorch scalars freed by
-                // finalizers) pile up in a large gen-0 budget: measured on 5,000 x 512 features, the working set grew 76 MB over
-                // 20 epochs without this collection and stayed within 3 MB with it. A full collection per epoch costs milliseconds.
-                GC.Collect();
-                GC.WaitForPendingFinalizers();
-                Each(callbacks, c => c.OnEpochEnded(state));
+                context.CancellationToken.ThrowIfCancellationRequested();
+                RunEpoch(epoch);
             }
 
             Each(callbacks, c => c.OnTrainingEnded(state));
@@ -104,12 +67,50 @@ internal static class TorchTrainer
         }
     }
 
-    /// <summary>One pass over the training set in a seeded order; returns the epoch's mean loss and accuracy.</summary>
-    private static (double Loss, double Accuracy) RunEpoch(
-        Module<Tensor, Tensor> model, IBatchSource train, TrainingState state, IReadOnlyList<ParameterGroup> groups, float[]? classWeights,
-        TrainerHooks? hooks, IReadOnlyList<ITrainingCallback> callbacks, CancellationToken cancellationToken)
+    /// <summary>Checks the options, sets libtorch's threads and seed, and refuses a device the loop does not run on.</summary>
+    private static void Prepare(TrainingOptions options, int threads, int seed)
     {
-        EnterTraining(model, hooks);
+        options.Validate();
+        TorchRuntime.EnsureInitialized(threads);
+        if (options.Device.Kind != DeviceKind.Cpu)
+        {
+            _ = TorchRuntime.Device(options.Device); // names the missing CUDA libtorch where there is none
+            throw new DeviceUnavailableException($"Device {options.Device}: libtorch has CUDA here, but this training loop (and its fused CPU Adam) runs on the CPU only so far; use ComputeDevice.Cpu.");
+        }
+
+        manual_seed(seed);
+    }
+
+    /// <summary>One epoch: the learning rates, a pass over the training set, validation, the history record, then the callbacks.</summary>
+    private static void RunEpoch(EpochRun run)
+    {
+        var state = run.State;
+        state.Epoch++;
+        state.Batch = 0;
+        var watch = Stopwatch.StartNew();
+        SetLearningRates(state, run.Groups);
+        Each(run.Callbacks, c => c.OnEpochStarting(state));
+        var (loss, accuracy) = TrainOnePass(run);
+        var (validationLoss, validationAccuracy, validationF1) = run.Validation is null ? (null, null, null) : Evaluate(run.Model, run.Validation, state.Options, run.ClassCount, run.CancellationToken);
+        state.Add(new EpochRecord
+        {
+            Epoch = state.Epoch, TrainLoss = loss, TrainAccuracy = accuracy, ValidationLoss = validationLoss, ValidationAccuracy = validationAccuracy,
+            ValidationMacroF1 = validationF1, LearningRate = state.FirstLearningRate, Seconds = watch.Elapsed.TotalSeconds,
+        });
+
+        // Every tensor of the epoch is gone with its scope, but the small managed wrappers (and libtorch scalars freed by
+        // finalizers) pile up in a large gen-0 budget: measured on 5,000 x 512 features, the working set grew 76 MB over
+        // 20 epochs without this collection and stayed within 3 MB with it. A full collection per epoch costs milliseconds.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        Each(run.Callbacks, c => c.OnEpochEnded(state));
+    }
+
+    /// <summary>One pass over the training set in a seeded order; returns the epoch's mean loss and accuracy.</summary>
+    private static (double Loss, double Accuracy) TrainOnePass(EpochRun run)
+    {
+        var (model, train, state, groups, classWeights, callbacks, cancellationToken) = (run.Model, run.Train, run.State, run.Groups, run.ClassWeights, run.Callbacks, run.CancellationToken);
+        EnterTraining(model, run.Hooks);
         var batchSize = state.Options.BatchSize;
 
         // Each epoch draws from its own generator (seed, epoch): a run resumed at epoch e shuffles and augments as an uninterrupted one.
@@ -247,6 +248,11 @@ internal static class TorchTrainer
 
         return groups;
     }
+
+    /// <summary>What every epoch of one run works with.</summary>
+    private sealed record EpochRun(
+        Module<Tensor, Tensor> Model, IBatchSource Train, IBatchSource? Validation, int ClassCount, TrainingState State, IReadOnlyList<ParameterGroup> Groups,
+        float[]? ClassWeights, TrainerHooks? Hooks, IReadOnlyList<ITrainingCallback> Callbacks, CancellationToken CancellationToken);
 
     private static void EnterTraining(Module<Tensor, Tensor> model, TrainerHooks? hooks)
     {

@@ -15,3 +15,23 @@ internal sealed class TrainerHooks
     /// <summary>After each epoch's validation and early-stopping bookkeeping, with the model as trained so far (for snapshots in tests).</summary>
     public Action<EpochRecord, Module<Tensor, Tensor>>? EpochEnded { get; init; }
 }
+
+/// <summary>What a run of <see cref="TorchTrainer"/> takes beside the model, the data, the options and the seed; every part optional.</summary>
+internal sealed record TrainerContext
+{
+    /// <summary>Parameter groups with their own learning rates; <see langword="null"/> for one group of every parameter that requires a gradient, at <see cref="TrainingOptions.LearningRate"/>.</summary>
+    public IReadOnlyList<ParameterGroup>? Groups { get; init; }
+
+    /// <summary>Optional hooks (training mode, per-epoch observers).</summary>
+    public TrainerHooks? Hooks { get; init; }
+
+    /// <summary>libtorch's intra-op threads for the run (fine-tuning gives a convolutional backbone every core).</summary>
+    /// <value>The default is 1.</value>
+    public int Threads { get; init; } = 1;
+
+    /// <summary>Reported after every batch, and once more after each epoch with the finished <see cref="EpochRecord"/>.</summary>
+    public IProgress<TrainingProgress>? Progress { get; init; }
+
+    /// <summary>Checked before every batch.</summary>
+    public CancellationToken CancellationToken { get; init; }
+}

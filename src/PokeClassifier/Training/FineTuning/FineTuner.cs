@@ -118,8 +118,7 @@ internal static class FineTuner
 
             var preparation = prepare.Elapsed;
             var summary = TorchTrainer.Train(
-                network, trainSource, validationSource, classes, configuration.Training, runSeed, groups,
-                new TrainerHooks { EnterTraining = _ => network.EnterTraining() }, options.Threads, progress, cancellationToken);
+                network, trainSource, validationSource, classes, configuration.Training, runSeed, Context(network, groups, options, progress, cancellationToken));
 
             // The classifier runs the fine-tuned backbone like any ONNX backbone: written with its preprocessing, pixels in.
             var path = WriteBackbone(graph, module, backbone.Preprocessing, size, featureShape, DirectoryFor(featurizer));
@@ -197,8 +196,8 @@ internal static class FineTuner
                 EarlyStopping = null,
             };
             return TorchTrainer.Train(
-                network, trainFeatures, validationFeatures, classes, warmupOptions, seed, [new ParameterGroup("head", network.HeadParameters, options.HeadWarmupLearningRate)],
-                new TrainerHooks { EnterTraining = _ => network.EnterTraining() }, options.Threads, progress, cancellationToken);
+                network, trainFeatures, validationFeatures, classes, warmupOptions, seed,
+                Context(network, [new ParameterGroup("head", network.HeadParameters, options.HeadWarmupLearningRate)], options, progress, cancellationToken));
         }
         finally
         {
@@ -207,6 +206,16 @@ internal static class FineTuner
     }
 
     /// <summary>One image's feature shape (no batch dimension) at the given size.</summary>
+    /// <summary>The loop's context for a fine-tuning network: its groups, its own training mode (frozen batch norms), every core.</summary>
+    private static TrainerContext Context(FineTuneNetwork network, IReadOnlyList<ParameterGroup> groups, FineTuneOptions options, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) => new()
+    {
+        Groups = groups,
+        Hooks = new TrainerHooks { EnterTraining = _ => network.EnterTraining() },
+        Threads = options.Threads,
+        Progress = progress,
+        CancellationToken = cancellationToken,
+    };
+
     private static int[] ProbeFeatureShape(OnnxGraphModule module, int size)
     {
         using var scope = NewDisposeScope();

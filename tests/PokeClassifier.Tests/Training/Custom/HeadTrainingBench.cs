@@ -49,7 +49,7 @@ public sealed class HeadTrainingBench(ITestOutputHelper output)
         var watch = Stopwatch.StartNew();
         var peak = before;
         using var model = HeadNetwork.Build(head, shape, 151, seed: 1);
-        var summary = TorchTrainer.Train(model, train.Source(), validation.Source(), train.Classes, new TrainingOptions { Epochs = epochs, EarlyStopping = null }, seed: 1, hooks: new TrainerHooks
+        var summary = TorchTrainer.Train(model, train.Source(), validation.Source(), train.Classes, new TrainingOptions { Epochs = epochs, EarlyStopping = null }, seed: 1, new TrainerContext { Hooks = new TrainerHooks
         {
             EpochEnded = (e, _) =>
             {
@@ -58,7 +58,7 @@ public sealed class HeadTrainingBench(ITestOutputHelper output)
                 output.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"epoch {e.Epoch,2}: {e.Seconds,6:0.00} s, train loss {e.TrainLoss:0.000}, val acc {e.ValidationAccuracy:0.000}, working set {ws / (1 << 20),5} MB, managed heap {GC.GetTotalMemory(false) / (1 << 20),4} MB, GCs {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)}, live tensors {statistics.ThreadTotalLiveCount}"));
             },
-        });
+        } });
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"total {watch.Elapsed.TotalSeconds:0.0} s; working set before {before / (1 << 20)} MB, peak at an epoch end {peak / (1 << 20)} MB, process peak {Process.GetCurrentProcess().PeakWorkingSet64 / (1 << 20)} MB"));
         Assert.Equal(epochs, summary.History.Count);

@@ -52,7 +52,7 @@ public sealed class TrainingLoopTests(ITestOutputHelper output)
         var snapshots = new Dictionary<int, Dictionary<string, float[]>>();
         using var model = HeadNetwork.Build(CustomHeadOptions.FlattenDense256(), shape, 4, seed: 5);
 
-        var summary = TorchTrainer.Train(model, train.Source(), validation.Source(), train.Classes, options, seed: 5, hooks: new TrainerHooks { EpochEnded = (r, m) => snapshots[r.Epoch] = Weights(m) });
+        var summary = TorchTrainer.Train(model, train.Source(), validation.Source(), train.Classes, options, seed: 5, new TrainerContext { Hooks = new TrainerHooks { EpochEnded = (r, m) => snapshots[r.Epoch] = Weights(m) } });
 
         output.WriteLine(summary.ToTable());
         var losses = summary.History.Select(e => e.ValidationLoss!.Value).ToArray();
@@ -105,7 +105,7 @@ public sealed class TrainingLoopTests(ITestOutputHelper output)
         };
         var rates = new List<IReadOnlyList<double>>();
 
-        var summary = TorchTrainer.Train(model, data.Source(), null, data.Classes, new TrainingOptions { Epochs = 7, EarlyStopping = null, Schedule = s }, seed: 1, groups, new TrainerHooks { EpochStarting = (_, r) => rates.Add(r) });
+        var summary = TorchTrainer.Train(model, data.Source(), null, data.Classes, new TrainingOptions { Epochs = 7, EarlyStopping = null, Schedule = s }, seed: 1, new TrainerContext { Groups = groups, Hooks = new TrainerHooks { EpochStarting = (_, r) => rates.Add(r) } });
 
         Assert.Equal(7, rates.Count);
         for (var e = 1; e <= 7; e++)
@@ -124,7 +124,7 @@ public sealed class TrainingLoopTests(ITestOutputHelper output)
         using var model = HeadNetwork.Build(CustomHeadOptions.FlattenDense256(), shape, 3, seed: 1);
         var before = Weights(model);
 
-        TorchTrainer.Train(model, data.Source(), null, data.Classes, Quiet, seed: 1, [new ParameterGroup("frozen", Parameters(model, "dense"), 0), new ParameterGroup("head", Parameters(model, "classifier"), 1e-2)]);
+        TorchTrainer.Train(model, data.Source(), null, data.Classes, Quiet, seed: 1, new TrainerContext { Groups = [new ParameterGroup("frozen", Parameters(model, "dense"), 0), new ParameterGroup("head", Parameters(model, "classifier"), 1e-2)] });
 
         var after = Weights(model);
         Assert.Equal(before["dense.weight"], after["dense.weight"]);
@@ -295,7 +295,7 @@ public sealed class TrainingLoopTests(ITestOutputHelper output)
             started.TrySetResult();
         });
 
-        var run = Task.Run(() => TorchTrainer.Train(model, data.Source(), null, data.Classes, new TrainingOptions { Epochs = 1000, EarlyStopping = null }, 1, progress: progress, cancellationToken: cts.Token));
+        var run = Task.Run(() => TorchTrainer.Train(model, data.Source(), null, data.Classes, new TrainingOptions { Epochs = 1000, EarlyStopping = null }, 1, new TrainerContext { Progress = progress, CancellationToken = cts.Token }));
         await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
         var watch = Stopwatch.StartNew();
         await cts.CancelAsync();
@@ -318,14 +318,14 @@ public sealed class TrainingLoopTests(ITestOutputHelper output)
         var createdBefore = statistics.CreatedInScopeCount;
         using var model = HeadNetwork.Build(CustomHeadOptions.Mlp(0.2, 256, 128), shape, 10, seed: 1);
 
-        TorchTrainer.Train(model, train.Source(), validation.Source(), train.Classes, options, 1, hooks: new TrainerHooks
+        TorchTrainer.Train(model, train.Source(), validation.Source(), train.Classes, options, 1, new TrainerContext { Hooks = new TrainerHooks
         {
             EpochEnded = (_, _) =>
             {
                 live.Add(statistics.ThreadTotalLiveCount);
                 workingSet.Add(Environment.WorkingSet);
             },
-        });
+        } });
 
         output.WriteLine($"live tensors after each epoch: {string.Join(", ", live)}");
         output.WriteLine($"working set after each epoch (MB): {string.Join(", ", workingSet.Select(w => w / (1 << 20)))}");

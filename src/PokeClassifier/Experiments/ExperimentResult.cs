@@ -108,7 +108,8 @@ public sealed record ExperimentResult
     /// <param name="evaluation">Its evaluation.</param>
     /// <param name="dataset">The dataset the images came from, if known (for its description, root and skipped files).</param>
     /// <param name="name">The configuration's name; by default <c>backbone + head</c>.</param>
-    public static ExperimentResult FromEvaluation(TrainedClassifier classifier, EvaluationResult evaluation, ImageDataset? dataset = null, string? name = null)
+    /// <param name="modelSizeBytes">The size of the saved model file, if known (0: not measured).</param>
+    public static ExperimentResult FromEvaluation(TrainedClassifier classifier, EvaluationResult evaluation, ImageDataset? dataset = null, string? name = null, long modelSizeBytes = 0)
     {
         ArgumentNullException.ThrowIfNull(classifier);
         ArgumentNullException.ThrowIfNull(evaluation);
@@ -117,11 +118,13 @@ public sealed record ExperimentResult
             Name = name ?? $"{classifier.Backbone.Name} + {classifier.HeadDescription}",
             Backbone = classifier.Backbone.Name,
             Head = classifier.HeadDescription,
+            TrainingPath = classifier.TrainingPath,
             Metrics = evaluation.Metrics,
             Errors = evaluation.Errors,
             Predictions = evaluation.Predictions,
             Timings = new ConfigurationTimings { PredictionMillisecondsPerImage = evaluation.MillisecondsPerImage },
             Folds = [new FoldResult { Fold = 0, TrainCount = 0, TestCount = evaluation.Metrics.SampleCount, Metrics = evaluation.Metrics }],
+            ModelSizeBytes = modelSizeBytes,
         };
         return new ExperimentResult
         {
@@ -130,12 +133,38 @@ public sealed record ExperimentResult
             Dataset = dataset?.ToString() ?? string.Create(CultureInfo.InvariantCulture, $"{evaluation.Metrics.SampleCount} images"),
             DatasetRoot = dataset?.Root,
             Protocol = string.Create(CultureInfo.InvariantCulture, $"evaluation of a saved model on {evaluation.Metrics.SampleCount} images"),
-            Skipped = (dataset?.Skipped ?? []).Concat(evaluation.Skipped).DistinctBy(s => s.Path, StringComparer.Ordinal).OrderBy(s => s.Path, StringComparer.Ordinal).ToArray(),
+            Skipped = Ordered((dataset?.Skipped ?? []).Concat(evaluation.Skipped)),
+        };
+    }
+
+    /// <summary>
+    /// Wraps a single run (<see cref="ClassificationBuilder.RunAsync"/>) as a one-configuration result, so that the reports show it
+    /// as they show an experiment: its <see cref="ClassificationRun.Result"/>, split, seed and every skipped file.
+    /// </summary>
+    /// <param name="run">The run.</param>
+    /// <param name="modelSizeBytes">The size of the saved model file, if known (0: not measured).</param>
+    public static ExperimentResult FromRun(ClassificationRun run, long modelSizeBytes = 0)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return new ExperimentResult
+        {
+            Classes = run.Classifier.Classes,
+            Configurations = [run.Result with { ModelSizeBytes = modelSizeBytes }],
+            Dataset = run.Dataset.ToString(),
+            DatasetRoot = run.Dataset.Root,
+            Protocol = $"split: {run.Split}",
+            Seed = run.Seed,
+            Skipped = Ordered(run.Skipped),
+            TotalSeconds = run.Elapsed.TotalSeconds,
         };
     }
 
     /// <summary>The dataset, the protocol and the comparison table.</summary>
     public override string ToString() => $"{Dataset} | {Protocol}{Environment.NewLine}{ComparisonTable()}";
+
+    /// <summary>Each skipped file once, by path.</summary>
+    internal static SkippedFile[] Ordered(IEnumerable<SkippedFile> skipped) =>
+        skipped.DistinctBy(s => s.Path, StringComparer.Ordinal).OrderBy(s => s.Path, StringComparer.Ordinal).ToArray();
 
     private static string Number(double value) => value.ToString("0.0000", CultureInfo.InvariantCulture);
 }

@@ -2,7 +2,10 @@ using System.Globalization;
 
 namespace PokeClassifier;
 
-/// <summary>Wall-clock costs of one experiment configuration. These vary from run to run; every other number of a result does not.</summary>
+/// <summary>
+/// Wall-clock costs of one configuration, in an experiment or a single run (<see cref="ClassificationRun.Timings"/>). These vary from
+/// run to run; every other number of a result does not.
+/// </summary>
 public sealed record ConfigurationTimings
 {
     /// <summary>
@@ -20,6 +23,12 @@ public sealed record ConfigurationTimings
     /// </summary>
     public double PredictionMillisecondsPerImage { get; init; }
 
+    /// <summary>
+    /// Seconds spent featurizing (cache first) and scoring the test images and computing the reports, when measured apart from
+    /// training (a single run, <see cref="ClassificationRun.Timings"/>); 0 in an experiment, which scores the features it already has.
+    /// </summary>
+    public double EvaluationSeconds { get; init; }
+
     /// <summary>Images whose features the backbone computed in this run.</summary>
     public int FeaturesComputed { get; init; }
 
@@ -28,5 +37,5 @@ public sealed record ConfigurationTimings
 
     /// <inheritdoc />
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"featurization {FeaturizationSeconds:F1} s ({FeaturesComputed} computed, {FeaturesFromCache} cached), training {TrainingSeconds:F2} s, prediction {PredictionMillisecondsPerImage:F1} ms/image");
+        $"featurization {FeaturizationSeconds:F1} s ({FeaturesComputed} computed, {FeaturesFromCache} cached), training {TrainingSeconds:F2} s, prediction {PredictionMillisecondsPerImage:F1} ms/image{(EvaluationSeconds > 0 ? $", evaluation {EvaluationSeconds:F1} s" : string.Empty)}");
 }

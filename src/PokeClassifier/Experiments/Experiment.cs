@@ -4,6 +4,7 @@ using PokeClassifier.Backbones;
 using PokeClassifier.Data;
 using PokeClassifier.Evaluation;
 using PokeClassifier.Features;
+using PokeClassifier.Pipeline;
 using PokeClassifier.Training;
 
 namespace PokeClassifier;
@@ -147,176 +148,40 @@ public sealed record Experiment
 
         // Weights first: a missing backbone fails before any image is read or any head is trained.
         var backbones = await ResolveBackbonesAsync(progress, cancellationToken).ConfigureAwait(false);
-        var seed = Folds > 0 ? KFoldSeed : SplitOptions.Seed;
         var splits = Folds > 0 ? Dataset.KFold(Folds, KFoldSeed) : [FixedSplit ?? Dataset.Split(SplitOptions)];
-        var classes = splits[0].Classes;
-
-        // Validation images are featurized only for heads that train in epochs; ML.NET heads train on the training set alone.
+        var run = new RunState(splits, Configurations.Count, Folds > 0 ? KFoldSeed : SplitOptions.Seed, progress, cancellationToken);
+        run.Skipped.AddRange(Dataset.Skipped);
         var trainers = Configurations.Select(c => c.Head.CreateTrainer()).ToArray();
-        var needsValidation = trainers.Any(t => t.UsesFeatures && t.Loop is not null);
-        var items = splits.SelectMany(s => needsValidation ? s.Train.Concat(s.Validation).Concat(s.Test) : s.Train.Concat(s.Test)).DistinctBy(i => i.Path, StringComparer.Ordinal).ToArray();
-        var skipped = new List<SkippedFile>(Dataset.Skipped);
-        var results = new ConfigurationResult?[Configurations.Count];
-        var units = Configurations.Count * splits.Count;
-        var unitsDone = 0;
+        var items = ImagesToFeaturize(splits, trainers);
+        var results = new ConfigurationResult[Configurations.Count];
 
-        // One featurizer per backbone; the configurations on it share its features.
-        foreach (var group in Configurations.Select((c, i) => (Config: c, Index: i)).GroupBy(x => ImageFeaturizer.ComputeIdentity(backbones[x.Index]), StringComparer.Ordinal))
+        // One featurizer per backbone; the configurations on it share its features. Fine-tuning trains from the images, not from
+        // the frozen features: a backbone used only for fine-tuning featurizes nothing here.
+        foreach (var group in Enumerable.Range(0, Configurations.Count).GroupBy(i => ImageFeaturizer.ComputeIdentity(backbones[i]), StringComparer.Ordinal))
         {
-            var backbone = backbones[group.First().Index];
+            var backbone = backbones[group.First()];
             using var featurizer = new ImageFeaturizer(backbone, Featurizer);
-            var featureProgress = progress is null ? null : new FeatureProgress(progress, backbone.Name);
-            var watch = Stopwatch.StartNew();
-            // Fine-tuning trains from the images, not from the frozen features: a backbone used only for fine-tuning featurizes nothing here.
-            var features = group.All(x => !trainers[x.Index].UsesFeatures)
-                ? await featurizer.FeaturizeAsync([], null, cancellationToken).ConfigureAwait(false)
-                : await featurizer.FeaturizeAsync(items, featureProgress, cancellationToken).ConfigureAwait(false);
-            var featurizationSeconds = watch.Elapsed.TotalSeconds;
-            skipped.AddRange(features.Failed);
-            var rowByPath = new Dictionary<string, int>(StringComparer.Ordinal);
-            for (var i = 0; i < features.Items.Count; i++)
+            var features = await FoldFeatures.ComputeAsync(
+                featurizer, group.Any(i => trainers[i].UsesFeatures) ? items : [], progress is null ? null : new FeatureProgress(progress, backbone.Name), cancellationToken).ConfigureAwait(false);
+            run.Skipped.AddRange(features.Features.Failed);
+            foreach (var index in group)
             {
-                rowByPath[features.Items[i].Path] = i;
-            }
-
-            foreach (var (config, index) in group)
-            {
-                using var memory = new PeakMemorySampler(MemorySampleMilliseconds);
-                var fineTunePreparationSeconds = 0.0;
-                var folds = new List<FoldResult>();
-                var pooled = new List<Prediction>();
-                TrainedClassifier? first = null;
-                try
-                {
-                    for (var f = 0; f < splits.Count; f++)
-                    {
-                        var subject = splits.Count > 1 ? $"{config.Name}, fold {f + 1}/{splits.Count}" : config.Name;
-                        progress?.Report(new ExperimentProgress(ExperimentStage.Training, subject, unitsDone, units));
-                        var trainer = trainers[index];
-                        if (!trainer.UsesFeatures)
-                        {
-                            var tuned = await FineTuneFoldAsync(backbone, classes, splits[f], trainer, seed, progress is null ? null : new TrainingStage(progress, subject, unitsDone, units), cancellationToken).ConfigureAwait(false);
-                            fineTunePreparationSeconds += tuned.PreparationSeconds;
-                            skipped.AddRange(tuned.Skipped);
-                            pooled.AddRange(tuned.Evaluation.Predictions);
-                            folds.Add(tuned.Fold with { Fold = f });
-                            if (f == 0)
-                            {
-                                first = tuned.Classifier;
-                            }
-                            else
-                            {
-                                tuned.Classifier.Dispose();
-                            }
-
-                            unitsDone++;
-                            progress?.Report(new ExperimentProgress(ExperimentStage.Training, subject, unitsDone, units));
-                            continue;
-                        }
-
-                        var train = Rows(splits[f].Train, rowByPath);
-                        var test = Rows(splits[f].Test, rowByPath);
-                        var trainedClasses = train.Select(r => features.Items[r].Label).Distinct(StringComparer.Ordinal).Count();
-                        if (trainedClasses < 2)
-                        {
-                            throw new DatasetException($"Configuration '{config.Name}', fold {f + 1}: the training set has {trainedClasses} class(es); training needs at least two.");
-                        }
-
-                        if (test.Length == 0)
-                        {
-                            throw new DatasetException($"Configuration '{config.Name}', fold {f + 1}: no test image could be featurized.");
-                        }
-
-                        var validation = Array.Empty<int>();
-                        if (trainer.Loop is { } loop)
-                        {
-                            (train, validation) = ValidationRows(splits[f], loop.ValidationFraction, loop.Seed ?? seed, rowByPath);
-                        }
-
-                        var fit = Stopwatch.StartNew();
-                        var trainingProgress = progress is null ? null : new TrainingStage(progress, subject, unitsDone, units);
-                        var head = await Task.Run(
-                            () => trainer.Train(classes, FeatureRows.Of(features, train), validation.Length == 0 ? null : FeatureRows.Of(features, validation), [.. featurizer.OutputShape], seed, trainingProgress, cancellationToken),
-                            cancellationToken).ConfigureAwait(false);
-                        var trainingSeconds = fit.Elapsed.TotalSeconds;
-                        var scores = head.Score(test.Select(features.Raw).ToArray());
-                        var predictions = test.Select((row, i) => new Prediction
-                        {
-                            Path = features.Items[row].Path,
-                            TrueLabel = features.Items[row].Label,
-                            PredictedLabel = classes[ArgMax(scores[i])],
-                            Probabilities = scores[i],
-                        }).ToArray();
-                        pooled.AddRange(predictions);
-                        folds.Add(new FoldResult
-                        {
-                            Fold = f,
-                            TrainCount = train.Length,
-                            TestCount = test.Length,
-                            Metrics = Evaluator.ComputeMetrics(classes, predictions),
-                            TrainingSeconds = trainingSeconds,
-                            TrainingHistory = head.Training?.History ?? [],
-                        });
-                        if (f == 0)
-                        {
-                            first = new TrainedClassifier(featurizer, ownsFeaturizer: false, head, config.Head.Description);
-                        }
-                        else
-                        {
-                            head.Dispose();
-                        }
-
-                        unitsDone++;
-                        progress?.Report(new ExperimentProgress(ExperimentStage.Training, subject, unitsDone, units));
-                    }
-
-                    progress?.Report(new ExperimentProgress(ExperimentStage.Measuring, config.Name, index, Configurations.Count));
-                    var modelSize = MeasureModelSize ? MeasureSize(first!) : 0;
-                    var predictionMs = MeasurePrediction(first!, splits[0].Test, cancellationToken);
-                    results[index] = new ConfigurationResult
-                    {
-                        Name = config.Name,
-                        Backbone = backbone.Name,
-                        Head = config.Head.Description,
-                        TrainingPath = config.Head.TrainingPath,
-                        FineTuned = config.Head.FineTunesBackbone,
-                        Metrics = Evaluator.ComputeMetrics(classes, pooled),
-                        Errors = Evaluator.ComputeErrors(classes, pooled),
-                        Predictions = pooled.ToArray(),
-                        TrainingHistory = folds[0].TrainingHistory,
-                        Timings = new ConfigurationTimings
-                        {
-                            FeaturizationSeconds = !trainers[index].UsesFeatures ? fineTunePreparationSeconds / splits.Count : featurizationSeconds,
-                            TrainingSeconds = folds.Average(x => x.TrainingSeconds),
-                            PredictionMillisecondsPerImage = predictionMs,
-                            FeaturesComputed = features.Computed,
-                            FeaturesFromCache = features.CacheHits,
-                        },
-                        ModelSizeBytes = modelSize,
-                        PeakMemoryBytes = memory.Stop(),
-                        Folds = folds,
-                        CrossValidation = splits.Count > 1 ? Summarise(folds) : null,
-                    };
-                }
-                finally
-                {
-                    first?.Dispose();
-                }
+                results[index] = await RunConfigurationAsync(Configurations[index], index, trainers[index], backbone, features, run).ConfigureAwait(false);
             }
         }
 
         return new ExperimentResult
         {
-            Classes = classes,
-            Configurations = results.Select(r => r!).ToArray(),
+            Classes = splits[0].Classes,
+            Configurations = results,
             Dataset = Dataset.ToString(),
             DatasetRoot = Dataset.Root,
             Protocol = Folds > 0
                 ? string.Create(CultureInfo.InvariantCulture, $"stratified {Folds}-fold{(Dataset.HasGroups ? ", group-aware" : string.Empty)}, {items.Length} images")
                 : $"split: {splits[0]}{(Dataset.HasGroups && FixedSplit is null ? ", group-aware" : string.Empty)}",
             FoldCount = splits.Count,
-            Seed = seed,
-            Skipped = skipped.DistinctBy(s => s.Path, StringComparer.Ordinal).OrderBy(s => s.Path, StringComparer.Ordinal).ToArray(),
+            Seed = run.Seed,
+            Skipped = ExperimentResult.Ordered(run.Skipped),
             TotalSeconds = total.Elapsed.TotalSeconds,
         };
     }
@@ -340,60 +205,64 @@ public sealed record Experiment
         return resolved;
     }
 
-    /// <summary>One fold of a fine-tuning configuration: train on the fold's images (validation: the split's, else a group-aware holdout), evaluate its test images.</summary>
-    private async Task<(TrainedClassifier Classifier, EvaluationResult Evaluation, FoldResult Fold, IReadOnlyList<SkippedFile> Skipped, double PreparationSeconds)> FineTuneFoldAsync(
-        BackboneSpec backbone, IReadOnlyList<string> classes, DatasetSplit split, HeadTrainer trainer, int seed, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>Every fold of one configuration through the fold runner, then its costs measured on the first fold's classifier.</summary>
+    private async Task<ConfigurationResult> RunConfigurationAsync(ExperimentConfiguration config, int index, HeadTrainer trainer, BackboneSpec backbone, FoldFeatures features, RunState run)
     {
-        var loop = trainer.Loop!;
-        var (train, validation) = split.Validation.Count > 0 ? (split.Train, split.Validation) : Splitter.Holdout(split.Train, loop.ValidationFraction, loop.Seed ?? seed);
-        var fit = Stopwatch.StartNew();
-        var result = await Task.Run(() => trainer.TrainFromImages(backbone, classes, train, validation, Featurizer, seed, progress, cancellationToken), cancellationToken).ConfigureAwait(false);
-        var trainingSeconds = fit.Elapsed.TotalSeconds;
+        using var memory = new PeakMemorySampler(MemorySampleMilliseconds);
+        var splits = run.Splits;
+        var outcomes = new List<FoldOutcome>();
         try
         {
-            var evaluation = await result.Classifier.EvaluateAsync(split.Test, null, cancellationToken).ConfigureAwait(false);
-            var fold = new FoldResult
+            for (var f = 0; f < splits.Count; f++)
             {
-                Fold = 0,
-                TrainCount = train.Count,
-                TestCount = evaluation.Predictions.Count,
-                Metrics = evaluation.Metrics,
-                TrainingSeconds = trainingSeconds,
-                TrainingHistory = result.Classifier.Training?.History ?? [],
+                var subject = splits.Count > 1 ? $"{config.Name}, fold {f + 1}/{splits.Count}" : config.Name;
+                run.Starting(subject);
+                var request = new FoldRequest
+                {
+                    Backbone = backbone, Head = config.Head, Trainer = trainer, Featurizer = Featurizer, Seed = run.Seed,
+                    Subject = $"Configuration '{config.Name}', fold {f + 1}: ", SharedFeatures = features, Training = run.Batches(subject),
+                };
+                var outcome = await FoldRunner.RunAsync(request, FoldData.Of(splits[f]), run.Cancellation).ConfigureAwait(false);
+                outcomes.Add(outcome);
+                run.Skipped.AddRange([.. outcome.TrainingSkipped, .. outcome.Evaluation!.Skipped]);
+                if (f > 0)
+                {
+                    outcome.Classifier.Dispose(); // the first fold's classifier is the one measured
+                }
+
+                run.Finished(subject);
+            }
+
+            run.Progress?.Report(new ExperimentProgress(ExperimentStage.Measuring, config.Name, index, Configurations.Count));
+            var first = outcomes[0].Classifier;
+            var modelSize = MeasureModelSize ? MeasureSize(first) : 0;
+            var timings = new ConfigurationTimings
+            {
+                // Featurization runs once per backbone and is shared by its configurations; fine-tuning prepares its images in every fold.
+                FeaturizationSeconds = trainer.UsesFeatures ? features.Elapsed.TotalSeconds : outcomes.Average(o => o.Featurization.TotalSeconds),
+                TrainingSeconds = outcomes.Average(o => o.Training.TotalSeconds),
+                PredictionMillisecondsPerImage = MeasurePrediction(first, splits[0].Test, run.Cancellation),
+                FeaturesComputed = features.Features.Computed,
+                FeaturesFromCache = features.Features.CacheHits,
             };
-            return (result.Classifier, evaluation, fold, [.. result.Skipped, .. evaluation.Skipped], result.Preparation.TotalSeconds);
+            var result = ConfigurationResults.From(config.Name, backbone.Name, config.Head, splits[0].Classes, outcomes, timings);
+            return result with { ModelSizeBytes = modelSize, PeakMemoryBytes = memory.Stop() };
         }
-        catch
+        finally
         {
-            result.Classifier.Dispose();
-            throw;
+            if (outcomes.Count > 0)
+            {
+                outcomes[0].Classifier.Dispose();
+            }
         }
     }
 
-    /// <summary>The split's validation set, or when it has none a group-aware share of its training set (<see cref="TrainingOptions.ValidationFraction"/>).</summary>
-    private static (int[] Train, int[] Validation) ValidationRows(DatasetSplit split, double fraction, int seed, Dictionary<string, int> rowByPath)
+    /// <summary>Every image of every fold, once; validation images only for heads that train in epochs (ML.NET heads train on the training set alone).</summary>
+    private static DatasetItem[] ImagesToFeaturize(IReadOnlyList<DatasetSplit> splits, IReadOnlyList<HeadTrainer> trainers)
     {
-        if (split.Validation.Count > 0)
-        {
-            return (Rows(split.Train, rowByPath), Rows(split.Validation, rowByPath));
-        }
-
-        var (train, validation) = Splitter.Holdout(split.Train, fraction, seed);
-        return (Rows(train, rowByPath), Rows(validation, rowByPath));
+        var needsValidation = trainers.Any(t => t.UsesFeatures && t.Loop is not null);
+        return splits.SelectMany(s => needsValidation ? s.Train.Concat(s.Validation).Concat(s.Test) : s.Train.Concat(s.Test)).DistinctBy(i => i.Path, StringComparer.Ordinal).ToArray();
     }
-
-    private static int[] Rows(IReadOnlyList<DatasetItem> items, Dictionary<string, int> rowByPath) =>
-        items.Select(i => rowByPath.TryGetValue(i.Path, out var r) ? r : -1).Where(r => r >= 0).ToArray();
-
-    private static CrossValidationSummary Summarise(List<FoldResult> folds) => new()
-    {
-        Folds = folds.Count,
-        Accuracy = MetricSpread.Of(folds.Select(f => f.Metrics.Accuracy)),
-        MacroPrecision = MetricSpread.Of(folds.Select(f => f.Metrics.MacroPrecision)),
-        MacroRecall = MetricSpread.Of(folds.Select(f => f.Metrics.MacroRecall)),
-        MacroF1 = MetricSpread.Of(folds.Select(f => f.Metrics.MacroF1)),
-        Top5Accuracy = folds.All(f => f.Metrics.TopKAccuracy.ContainsKey(5)) ? MetricSpread.Of(folds.Select(f => f.Metrics.TopKAccuracy[5])) : null,
-    };
 
     private static long MeasureSize(TrainedClassifier classifier)
     {
@@ -491,20 +360,6 @@ public sealed record Experiment
         }
     }
 
-    private static int ArgMax(float[] values)
-    {
-        var best = 0;
-        for (var i = 1; i < values.Length; i++)
-        {
-            if (values[i] > values[best])
-            {
-                best = i;
-            }
-        }
-
-        return best;
-    }
-
     private static FeaturizerOptions CopyFeaturizer(FeaturizerOptions o, bool useCache, string? directory) => new()
     {
         Parallelism = o.Parallelism,
@@ -517,6 +372,33 @@ public sealed record Experiment
         UseCache = useCache,
         CacheDirectory = directory ?? o.CacheDirectory,
     };
+
+    /// <summary>What the folds of every configuration share: the splits, the seed, the progress units done, the files skipped.</summary>
+    private sealed class RunState(IReadOnlyList<DatasetSplit> splits, int configurations, int seed, IProgress<ExperimentProgress>? progress, CancellationToken cancellationToken)
+    {
+        private readonly int _units = configurations * splits.Count;
+        private int _done;
+
+        public IReadOnlyList<DatasetSplit> Splits => splits;
+
+        public int Seed => seed;
+
+        public IProgress<ExperimentProgress>? Progress => progress;
+
+        public CancellationToken Cancellation => cancellationToken;
+
+        public List<SkippedFile> Skipped { get; } = [];
+
+        public void Starting(string subject) => progress?.Report(new ExperimentProgress(ExperimentStage.Training, subject, _done, _units));
+
+        public void Finished(string subject)
+        {
+            _done++;
+            Starting(subject);
+        }
+
+        public TrainingStage? Batches(string subject) => progress is null ? null : new TrainingStage(progress, subject, _done, _units);
+    }
 
     private sealed class FeatureProgress(IProgress<ExperimentProgress> inner, string backbone) : IProgress<FeaturizationProgress>
     {

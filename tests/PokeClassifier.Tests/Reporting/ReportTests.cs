@@ -139,49 +139,56 @@ public sealed class ReportTests
     public void Given_a_result_with_predictions_When_each_report_is_written_Then_each_has_the_top_losses_section_with_thumbnails_labels_and_probabilities()
     {
         var dir = TestImages.NewTempDir("top-losses");
-        var rng = new Random(3);
-        var predictions = new List<Prediction>();
-        foreach (var label in Classes)
+        try
         {
-            for (var i = 0; i < 3; i++)
+            var rng = new Random(3);
+            var predictions = new List<Prediction>();
+            foreach (var label in Classes)
             {
-                var path = Path.Combine(dir, $"{label}{i}.png");
-                using (var bmp = TestImages.Shape(i % 2 == 0 ? "circle" : "square", rng))
+                for (var i = 0; i < 3; i++)
                 {
-                    File.WriteAllBytes(path, TestImages.Encode(bmp, SKEncodedImageFormat.Png));
+                    var path = Path.Combine(dir, $"{label}{i}.png");
+                    using (var bmp = TestImages.Shape(i % 2 == 0 ? "circle" : "square", rng))
+                    {
+                        File.WriteAllBytes(path, TestImages.Encode(bmp, SKEncodedImageFormat.Png));
+                    }
+
+                    var predicted = i == 0 ? Classes[(Array.IndexOf(Classes, label) + 1) % 4] : label;
+                    var confidence = 0.4f + (0.1f * i) + (0.05f * Array.IndexOf(Classes, label));
+                    predictions.Add(new Prediction { Path = path, TrueLabel = label, PredictedLabel = predicted, Probabilities = Classes.Select(c => c == predicted ? confidence : (1 - confidence) / 3).ToArray() });
                 }
-
-                var predicted = i == 0 ? Classes[(Array.IndexOf(Classes, label) + 1) % 4] : label;
-                var confidence = 0.4f + (0.1f * i) + (0.05f * Array.IndexOf(Classes, label));
-                predictions.Add(new Prediction { Path = path, TrueLabel = label, PredictedLabel = predicted, Probabilities = Classes.Select(c => c == predicted ? confidence : (1 - confidence) / 3).ToArray() });
             }
+
+            var result = Result(predictions, history: false);
+            var surestError = Path.Combine(dir, "d0.png"); // d is wrong at 0.55, the highest of the errors
+            var leastSureRight = Path.Combine(dir, "a1.png"); // right at 0.5, the lowest of the correct
+
+            var html = ExperimentReport.ToHtml(result, new HtmlReportOptions { ThumbnailSize = 32 });
+            var section = html[html.IndexOf("id=\"top-losses-0\"", StringComparison.Ordinal)..html.IndexOf("Per-class metrics (", StringComparison.Ordinal)];
+            Assert.Contains("Most confident errors (4 of 4)", section, StringComparison.Ordinal);
+            Assert.Contains("Least confident correct predictions (8 of 8)", section, StringComparison.Ordinal);
+            Assert.Equal(12, CountOf(section, "<img src=\"data:image/jpeg;base64,"));
+            Assert.Contains("d 15.0% → <b>a</b> 55.0%", section, StringComparison.Ordinal);
+            Assert.True(section.IndexOf("d0.png", StringComparison.Ordinal) < section.IndexOf("c0.png", StringComparison.Ordinal));
+
+            var md = ExperimentReport.ToMarkdown(result);
+            Assert.Contains("### Top losses", md, StringComparison.Ordinal);
+            Assert.Contains("| Image | File | True | Predicted | P(pred) | P(true) | Loss |", md, StringComparison.Ordinal);
+            Assert.Contains("Most confident errors (4 of 4):", md, StringComparison.Ordinal);
+            Assert.Contains("| d | a | 0.5500 | 0.1500 |", md, StringComparison.Ordinal);
+            Assert.Contains("width=\"48\"", md, StringComparison.Ordinal);
+
+            var top = JsonDocument.Parse(ExperimentReport.ToJson(result)).RootElement.GetProperty("configurations")[0].GetProperty("topLosses");
+            Assert.Equal(4, top.GetProperty("errorCount").GetInt32());
+            Assert.Equal(surestError, top.GetProperty("mostConfidentErrors")[0].GetProperty("path").GetString());
+            Assert.Equal(leastSureRight, top.GetProperty("leastConfidentCorrect")[0].GetProperty("path").GetString());
+            Assert.Equal(-Math.Log(0.5f), top.GetProperty("leastConfidentCorrect")[0].GetProperty("loss").GetDouble(), 12);
+            Assert.Equal(8, top.GetProperty("leastConfidentCorrect").GetArrayLength());
         }
-
-        var result = Result(predictions, history: false);
-        var surestError = Path.Combine(dir, "d0.png"); // d is wrong at 0.55, the highest of the errors
-        var leastSureRight = Path.Combine(dir, "a1.png"); // right at 0.5, the lowest of the correct
-
-        var html = ExperimentReport.ToHtml(result, new HtmlReportOptions { ThumbnailSize = 32 });
-        var section = html[html.IndexOf("id=\"top-losses-0\"", StringComparison.Ordinal)..html.IndexOf("Per-class metrics (", StringComparison.Ordinal)];
-        Assert.Contains("Most confident errors (4 of 4)", section, StringComparison.Ordinal);
-        Assert.Contains("Least confident correct predictions (8 of 8)", section, StringComparison.Ordinal);
-        Assert.Equal(12, CountOf(section, "<img src=\"data:image/jpeg;base64,"));
-        Assert.Contains("d 15.0% → <b>a</b> 55.0%", section, StringComparison.Ordinal);
-        Assert.True(section.IndexOf("d0.png", StringComparison.Ordinal) < section.IndexOf("c0.png", StringComparison.Ordinal));
-
-        var md = ExperimentReport.ToMarkdown(result);
-        Assert.Contains("### Top losses", md, StringComparison.Ordinal);
-        Assert.Contains("| Image | File | True | Predicted | P(pred) | P(true) | Loss |", md, StringComparison.Ordinal);
-        Assert.Contains("Most confident errors (4 of 4):", md, StringComparison.Ordinal);
-        Assert.Contains("| d | a | 0.5500 | 0.1500 |", md, StringComparison.Ordinal);
-        Assert.Contains("width=\"48\"", md, StringComparison.Ordinal);
-
-        var top = JsonDocument.Parse(ExperimentReport.ToJson(result)).RootElement.GetProperty("configurations")[0].GetProperty("topLosses");
-        Assert.Equal(4, top.GetProperty("errorCount").GetInt32());
-        Assert.Equal(surestError, top.GetProperty("mostConfidentErrors")[0].GetProperty("path").GetString());
-        Assert.Equal(leastSureRight, top.GetProperty("leastConfidentCorrect")[0].GetProperty("path").GetString());
-        Assert.Equal(-Math.Log(0.5f), top.GetProperty("leastConfidentCorrect")[0].GetProperty("loss").GetDouble(), 12);
-        Assert.Equal(8, top.GetProperty("leastConfidentCorrect").GetArrayLength());
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     /// <summary>A small hand-made result (4 classes, one error) for tests that only need a report to put things in.</summary>

@@ -37,6 +37,10 @@ public static class CliApp
                 .WithDescription("Train a classifier on a folder (one sub-folder per class) or a manifest .csv, evaluate it on a held-out split and save it.")
                 .WithExample("train", "data/pokemon/manifest.csv", "--out", "model.zip")
                 .WithExample("train", "images", "--head", "sdca", "--split", "0.8,0,0.2", "--seed", "7", "--report", "report");
+            config.AddCommand<LrFindCommand>("lr-find")
+                .WithDescription("Find a learning rate for a TorchSharp head or fine-tuning: the range test (fastai's lr_find); prints the suggested rate and writes the loss-against-rate curve as SVG.")
+                .WithExample("lr-find", "images", "--head", "mlp", "--out", "lr-find.svg")
+                .WithExample("lr-find", "images", "--head", "finetune", "--split-file", "split.csv", "--steps", "60");
             config.AddCommand<EvaluateCommand>("evaluate")
                 .WithDescription("Evaluate a saved model on labelled images; print the metrics and optionally write the reports.")
                 .WithExample("evaluate", "model.zip", "holdout", "--report", "report");

@@ -204,6 +204,60 @@ public sealed record ClassificationBuilder
         return (await RunFoldAsync(backbone, new FoldData(classes, items, [], []), progress, cancellationToken).ConfigureAwait(false)).Classifier;
     }
 
+    /// <summary>
+    /// The learning-rate range test (Leslie Smith's; fastai's <c>lr_find</c>) for the TorchSharp head or fine-tuning configured here:
+    /// loads and splits as <see cref="RunAsync"/> does, then trains the head (or the fine-tuned network) on the training images with
+    /// a rate growing exponentially per batch until the loss diverges, and reports the smoothed loss per rate with a suggested rate.
+    /// Nothing is kept: the weights are put back and thrown away, so a later <see cref="RunAsync"/> trains as if the test had not run.
+    /// Progress reports each step as <see cref="ClassificationStage.Training"/> (<c>Completed</c> of <c>Total</c> steps).
+    /// </summary>
+    /// <param name="options">The range, steps, divergence and smoothing; <see langword="null"/> for <see cref="LearningRateFinderOptions"/>' defaults.</param>
+    /// <param name="progress">Loading, featurizing (frozen heads) and each step.</param>
+    /// <param name="cancellationToken">Checked between images and before every step.</param>
+    /// <exception cref="ArgumentException">An option is invalid, or the head is an ML.NET one (fitted in one call: no learning rate) or a time budget chooses the recipe.</exception>
+    public async Task<LearningRateFinderResult> FindLearningRateAsync(LearningRateFinderOptions? options = null, IProgress<ClassificationProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new LearningRateFinderOptions();
+        var problems = options.Problems();
+        if (Head.CreateTrainer().Loop is null)
+        {
+            problems.Add($"The learning-rate finder needs a head trained in epochs (WithCustomHead or WithFineTuning); {Head.Description} is fitted in one call and has no learning rate.");
+        }
+
+        if (Budget is not null)
+        {
+            problems.Add("The learning-rate finder tests the head configured here; a time budget chooses its own recipe, so leave WithTimeBudget out.");
+        }
+
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", problems));
+        }
+
+        Validate();
+        var backbone = await ResolveBackboneAsync(progress, cancellationToken).ConfigureAwait(false);
+        var dataset = await LoadAsync(progress, cancellationToken).ConfigureAwait(false);
+        var split = FixedSplit ?? (SplitFile is not null ? DatasetSplit.FromFile(dataset, SplitFile) : dataset.Split(SplitOptions));
+        var trainer = Head.CreateTrainer();
+        var train = split.Train;
+        if (split.Validation.Count == 0)
+        {
+            train = Splitter.Holdout(train, trainer.Loop!.ValidationFraction, trainer.Loop.Seed ?? SplitOptions.Seed).Train;
+        }
+
+        var stage = progress is null ? null : new TrainingStage(progress);
+        if (!trainer.UsesFeatures)
+        {
+            return await Task.Run(() => trainer.FindLearningRateFromImages(backbone, split.Classes, train, Featurizer, SplitOptions.Seed, options, stage, cancellationToken), cancellationToken).ConfigureAwait(false);
+        }
+
+        using var featurizer = new ImageFeaturizer(backbone, Featurizer);
+        var features = await featurizer.FeaturizeAsync(train, progress is null ? null : new StageProgress(progress, ClassificationStage.Featurizing), cancellationToken).ConfigureAwait(false);
+        var rows = FeatureRows.Of(features, Enumerable.Range(0, features.Items.Count).ToArray());
+        var shape = featurizer.OutputShape.ToArray();
+        return await Task.Run(() => trainer.FindLearningRate(split.Classes, rows, shape, SplitOptions.Seed, options, stage, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
     private void Validate()
     {
         var problems = new List<string>();

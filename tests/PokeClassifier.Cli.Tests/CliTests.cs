@@ -2,7 +2,7 @@ namespace PokeClassifier.Cli.Tests;
 
 public sealed class CliTests(CliFixture fixture) : IClassFixture<CliFixture>
 {
-    public static TheoryData<string> Commands => new() { "prepare", "featurize", "train", "evaluate", "predict", "compare", "export" };
+    public static TheoryData<string> Commands => new() { "prepare", "featurize", "train", "evaluate", "predict", "compare", "export", "lr-find" };
 
     [Fact]
     public async Task Given_no_command_When_asked_for_help_Then_every_command_is_listed()

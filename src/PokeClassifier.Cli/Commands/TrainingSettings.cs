@@ -77,13 +77,19 @@ internal class TrainingSettings : DataSettings
         },
     };
 
-    /// <summary>The head with the knobs applied, each checked at once.</summary>
-    public HeadConfiguration Apply(HeadConfiguration head)
+    /// <summary>The head with the knobs (and <paramref name="more"/>: checkpointing) applied, each checked at once.</summary>
+    public HeadConfiguration Apply(HeadConfiguration head, TrainingOverrides? more = null)
     {
         HeadConfiguration tuned;
         try
         {
-            tuned = head.WithOverrides(Overrides());
+            var knobs = Overrides();
+            if (more is not null)
+            {
+                knobs = knobs with { CheckpointPath = more.CheckpointPath, Resume = more.Resume };
+            }
+
+            tuned = head.WithOverrides(knobs);
         }
         catch (ArgumentException e)
         {

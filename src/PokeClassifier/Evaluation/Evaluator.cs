@@ -158,6 +158,36 @@ public static class Evaluator
     }
 
     /// <summary>
+    /// The top losses both ways (fastai's <c>plot_top_losses</c>): the <paramref name="count"/> most confident errors and the
+    /// <paramref name="count"/> least confident correct predictions; see <see cref="TopLossReport"/> for the order.
+    /// </summary>
+    /// <param name="classLabels">The class labels, in the order of each prediction's probabilities.</param>
+    /// <param name="predictions">One prediction per image.</param>
+    /// <param name="count">The most images in each list. The default is 10.</param>
+    /// <exception cref="ArgumentException">As <see cref="ComputeErrors"/>: empty or duplicate classes, no predictions, unknown labels, wrong probability lengths.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative.</exception>
+    public static TopLossReport ComputeTopLosses(IReadOnlyList<string> classLabels, IReadOnlyList<Prediction> predictions, int count = 10)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var (_, trueIndexes, predictedIndexes) = Validate(classLabels, predictions);
+        var images = predictions.Select((p, i) => new TopLossImage
+        {
+            Path = p.Path,
+            TrueLabel = p.TrueLabel,
+            PredictedLabel = p.PredictedLabel,
+            PredictedProbability = p.Probabilities[predictedIndexes[i]],
+            TrueLabelProbability = p.Probabilities[trueIndexes[i]],
+        }).ToArray();
+        var errors = images.Where(i => !i.IsCorrect).ToArray();
+        var correct = images.Where(i => i.IsCorrect).ToArray();
+        return new TopLossReport(
+            errors.OrderByDescending(i => i.PredictedProbability).ThenBy(i => i.TrueLabelProbability).ThenBy(i => i.Path, StringComparer.Ordinal).Take(count),
+            correct.OrderBy(i => i.PredictedProbability).ThenBy(i => i.Path, StringComparer.Ordinal).Take(count),
+            errors.Length,
+            correct.Length);
+    }
+
+    /// <summary>
     /// The 0-based rank of the true label when classes are sorted by probability, highest first, ties going to the
     /// lower class index: the number of classes with a higher probability, plus those with an equal one and a lower index.
     /// </summary>

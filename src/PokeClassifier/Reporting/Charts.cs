@@ -64,6 +64,51 @@ internal static class Charts
         return model;
     }
 
+    /// <summary>
+    /// The learning-rate range test: smoothed loss (solid) and raw batch loss (faint) against the rate on a log axis, the suggested
+    /// rate (steepest descent) and a tenth of the lowest-loss rate marked by vertical lines. <paramref name="document"/>: a standalone
+    /// SVG file (with its XML declaration), else an inline element for the HTML report.
+    /// </summary>
+    public static string LearningRateSvg(Training.LearningRateFinderResult result, double width, double height, bool document)
+    {
+        var model = NewModel("Learning-rate finder: loss against learning rate");
+        model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Bottom, Title = "learning rate (log scale)", MajorGridlineStyle = LineStyle.Dot, StringFormat = "0.#e+0" });
+        var finite = result.SmoothedLosses.Concat(result.Losses).Where(double.IsFinite).ToArray();
+        var low = result.SmoothedLosses.Where(double.IsFinite).DefaultIfEmpty(0).Min();
+        // The blow-up at the end would flatten the interesting part: clip the axis at 4x the lowest smoothed loss.
+        var high = Math.Min(finite.DefaultIfEmpty(1).Max(), Math.Max(low * 4, low + 1e-3));
+        model.Axes.Add(new LinearAxis { Position = AxisPosition.Left, Title = "training loss", MajorGridlineStyle = LineStyle.Dot, Minimum = Math.Max(0, Math.Min(low, finite.DefaultIfEmpty(0).Min()) * 0.95), Maximum = high * 1.02 });
+        var raw = new LineSeries { Title = "batch loss", Color = OxyColor.FromAColor(90, SeriesColors[0]), StrokeThickness = 1 };
+        var smooth = new LineSeries { Title = "smoothed loss", Color = SeriesColors[0], StrokeThickness = 2.2 };
+        for (var i = 0; i < result.Rates.Count; i++)
+        {
+            if (double.IsFinite(result.Losses[i]))
+            {
+                raw.Points.Add(new DataPoint(result.Rates[i], result.Losses[i]));
+            }
+
+            if (double.IsFinite(result.SmoothedLosses[i]))
+            {
+                smooth.Points.Add(new DataPoint(result.Rates[i], result.SmoothedLosses[i]));
+            }
+        }
+
+        model.Series.Add(raw);
+        model.Series.Add(smooth);
+        Mark(model, result.SuggestedLearningRate, SeriesColors[3], LineStyle.Solid, $"suggested {Training.LearningRateFinderResult.Rate(result.SuggestedLearningRate)}");
+        Mark(model, result.MinimumLossLearningRate, SeriesColors[2], LineStyle.Dash, $"lowest loss / 10: {Training.LearningRateFinderResult.Rate(result.MinimumLossLearningRate)}");
+        AddLegend(model, LegendPosition.LeftTop, LegendOrientation.Vertical);
+        if (document)
+        {
+            return SvgExporter.ExportToString(model, width, height, isDocument: true);
+        }
+
+        return ToSvg(model, width, height, "lr-find");
+
+        static void Mark(PlotModel model, double rate, OxyColor colour, LineStyle style, string text) =>
+            model.Annotations.Add(new LineAnnotation { Type = LineAnnotationType.Vertical, X = rate, Color = colour, LineStyle = style, StrokeThickness = 1.5, Text = text, TextColor = colour, FontSize = 10, TextOrientation = AnnotationTextOrientation.Vertical });
+    }
+
     /// <summary>Horizontal bars of one cost per configuration.</summary>
     public static PlotModel Cost(ExperimentResult result, string title, string unit, Func<ConfigurationResult, double> value, int colour)
     {

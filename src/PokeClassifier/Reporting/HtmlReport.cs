@@ -68,7 +68,13 @@ internal static class HtmlReport
         h.Append("<title>").Append(E(options.Title)).Append("</title><style>").Append(Css).Append("</style></head><body>\n");
         h.Append("<header><h1>").Append(E(options.Title)).Append("</h1><p>").Append(E(result.Dataset)).Append(" · ").Append(E(result.Protocol))
             .Append(CultureInfo.InvariantCulture, $" · seed {result.Seed} · {result.Classes.Count} classes · {result.Configurations.Count} configuration(s)</p></header>\n");
-        h.Append("<nav><a href=\"#comparison\">Comparison</a><a href=\"#curves\">Training curves</a><a href=\"#classes\">Per-class F1</a>");
+        h.Append("<nav><a href=\"#comparison\">Comparison</a><a href=\"#curves\">Training curves</a>");
+        if (options.LearningRateFinder is not null)
+        {
+            h.Append("<a href=\"#lr-find\">Learning rate</a>");
+        }
+
+        h.Append("<a href=\"#classes\">Per-class F1</a>");
         for (var i = 0; i < result.Configurations.Count; i++)
         {
             h.Append(CultureInfo.InvariantCulture, $"<a href=\"#cfg-{i}\">{E(result.Configurations[i].Name)}</a>");
@@ -77,6 +83,10 @@ internal static class HtmlReport
         h.Append("<a href=\"#skipped\">Skipped files</a><a href=\"#help\">How to read</a></nav>\n<main>\n");
         Comparison(h, result);
         Curves(h, result);
+        if (options.LearningRateFinder is { } finder)
+        {
+            LearningRate(h, finder);
+        }
         PerClass(h, result);
         var order = HeatmapOrder(result, options);
         for (var i = 0; i < result.Configurations.Count; i++)
@@ -158,6 +168,16 @@ internal static class HtmlReport
         }
 
         h.Append("</p></section>\n");
+    }
+
+    private static void LearningRate(StringBuilder h, Training.LearningRateFinderResult finder)
+    {
+        h.Append("<section id=\"lr-find\"><h2>Learning-rate finder</h2>\n<p class=\"verdict\">")
+            .Append(E($"Suggested learning rate {Training.LearningRateFinderResult.Rate(finder.SuggestedLearningRate)} (steepest descent of the smoothed loss); the lowest loss was at {Training.LearningRateFinderResult.Rate(finder.LowestLossLearningRate)}, a tenth of it is {Training.LearningRateFinderResult.Rate(finder.MinimumLossLearningRate)}."))
+            .Append("</p>\n");
+        h.Append(Charts.LearningRateSvg(finder, 720, 420, document: false));
+        h.Append("<p class=\"note\">").Append(E($"{finder.Rates.Count} training steps at exponentially growing rates, weights put back afterwards; {finder.StopReason}. Pick a rate on the steep downward part of the curve, before its minimum; the loss axis is cut at 4x the lowest smoothed loss."))
+            .Append("</p></section>\n");
     }
 
     private static void PerClass(StringBuilder h, ExperimentResult result)
@@ -248,6 +268,7 @@ internal static class HtmlReport
         h.Append("</div></div>\n");
         Heatmaps(h, c, index, orderHint, options);
         Gallery(h, result, c, options, thumbs);
+        TopLosses(h, result, c, index, options, thumbs);
         h.Append(CultureInfo.InvariantCulture, $"<details><summary>Per-class metrics ({m.PerClass.Count} classes, sortable)</summary><div class=\"scroll\"><table class=\"sortable\"><thead><tr><th class=\"text\">Class</th><th>Precision</th><th>Recall</th><th>F1</th><th>Support</th><th>Predicted</th><th>Errors</th><th class=\"text\">Taken for</th></tr></thead><tbody>\n");
         foreach (var pc in m.PerClass)
         {
@@ -342,6 +363,45 @@ internal static class HtmlReport
         if (classesLeft > 0)
         {
             h.Append(CultureInfo.InvariantCulture, $"<p class=\"note\"><b>Gallery capped</b> at {options.MaxImagesPerConfiguration} images: {imagesLeft} misclassified image(s) of {classesLeft} further class(es) are not shown (the JSON report lists them all).</p>\n");
+        }
+    }
+
+    private static void TopLosses(StringBuilder h, ExperimentResult result, ConfigurationResult c, int index, HtmlReportOptions options, Thumbnails thumbs)
+    {
+        h.Append(CultureInfo.InvariantCulture, $"<h3 id=\"top-losses-{index}\">Top losses</h3>\n");
+        if (ReportText.TopLosses(result, c, options.TopLossCount) is not { } top)
+        {
+            h.Append("<p class=\"note\">This result kept no per-image predictions, so there are no top losses to show.</p>\n");
+            return;
+        }
+
+        h.Append("<p class=\"note\">The most confident errors (wrong, and sure of it: mislabelled images, look-alike classes) and the least confident correct predictions (right, but barely). Caption: true → predicted, the model's probability for each, and the image's loss (−ln P(true)).</p>\n");
+        List(CultureInfo.InvariantCulture, $"Most confident errors ({top.MostConfidentErrors.Count} of {top.ErrorCount})", "errors", top.MostConfidentErrors);
+        List(CultureInfo.InvariantCulture, $"Least confident correct predictions ({top.LeastConfidentCorrect.Count} of {top.CorrectCount})", "correct", top.LeastConfidentCorrect);
+
+        void List(IFormatProvider culture, string title, string kind, IReadOnlyList<TopLossImage> images)
+        {
+            h.Append(culture, $"<h4>{E(title)}</h4>");
+            if (images.Count == 0)
+            {
+                h.Append("<p class=\"note\">None.</p>\n");
+                return;
+            }
+
+            h.Append(culture, $"<div class=\"gallery top-losses\" data-kind=\"{kind}\">");
+            foreach (var e in images)
+            {
+                var uri = options.EmbedImages ? thumbs.DataUri(e.Path) : null;
+                var path = ReportText.DisplayPath(e.Path, result.DatasetRoot);
+                var tip = E($"{path} · true {e.TrueLabel}: {ReportText.Percent(e.TrueLabelProbability)} · predicted {e.PredictedLabel}: {ReportText.Percent(e.PredictedProbability)} · loss {ReportText.Number(e.Loss)}");
+                h.Append(culture, $"<figure title=\"{tip}\">");
+                h.Append(uri is null ? $"<div class=\"missing\">{(options.EmbedImages ? "unavailable" : E(Path.GetFileName(e.Path)))}</div>" : $"<img src=\"{uri}\" alt=\"{tip}\">");
+                h.Append(e.IsCorrect
+                    ? $"<figcaption>{E(e.TrueLabel)} {ReportText.Percent(e.PredictedProbability)}<br>loss {ReportText.Fixed(e.Loss, 2)}</figcaption></figure>"
+                    : $"<figcaption>{E(e.TrueLabel)} {ReportText.Percent(e.TrueLabelProbability)} → <b>{E(e.PredictedLabel)}</b> {ReportText.Percent(e.PredictedProbability)}<br>loss {ReportText.Fixed(e.Loss, 2)}</figcaption></figure>");
+            }
+
+            h.Append("</div>\n");
         }
     }
 

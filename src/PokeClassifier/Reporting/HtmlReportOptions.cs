@@ -63,6 +63,17 @@ public sealed class HtmlReportOptions
     /// <value>The default is <see langword="true"/>.</value>
     public bool EmbedImages { get; init; } = true;
 
+    /// <summary>
+    /// A learning-rate finder result (<see cref="ClassificationBuilder.FindLearningRateAsync"/>) to show in its own section: the loss
+    /// against the rate (log scale) with the suggested rate; <see langword="null"/> for no such section.
+    /// </summary>
+    /// <value>The default is <see langword="null"/>.</value>
+    public Training.LearningRateFinderResult? LearningRateFinder { get; init; }
+
+    /// <summary>How many images each top-losses table shows (most confident errors, least confident correct predictions), per configuration.</summary>
+    /// <value>The default is 10 (as in the Markdown and JSON reports).</value>
+    public int TopLossCount { get; init; } = 10;
+
     /// <summary>Checks every option and throws one <see cref="ArgumentException"/> listing every problem.</summary>
     public void Validate()
     {
@@ -84,6 +95,7 @@ public sealed class HtmlReportOptions
         Check(nameof(MaxImagesPerConfiguration), MaxImagesPerConfiguration, 0, 100_000);
         Check(nameof(WorstClassCount), WorstClassCount, 0, 10_000);
         Check(nameof(ConfusedPairCount), ConfusedPairCount, 0, 10_000);
+        Check(nameof(TopLossCount), TopLossCount, 0, 1000);
         if (errors.Count > 0)
         {
             throw new ArgumentException("Invalid HTML report options: " + string.Join(" ", errors));

@@ -37,7 +37,7 @@ internal static class JsonReport
             w.WriteStartArray("configurations");
             foreach (var c in result.Configurations)
             {
-                WriteConfiguration(w, c);
+                WriteConfiguration(w, result, c);
             }
 
             w.WriteEndArray();
@@ -62,7 +62,7 @@ internal static class JsonReport
         return Encoding.UTF8.GetString(stream.ToArray()) + "\n";
     }
 
-    private static void WriteConfiguration(Utf8JsonWriter w, ConfigurationResult c)
+    private static void WriteConfiguration(Utf8JsonWriter w, ExperimentResult result, ConfigurationResult c)
     {
         w.WriteStartObject();
         w.WriteString("name", c.Name);
@@ -132,6 +132,7 @@ internal static class JsonReport
 
         w.WriteEndArray();
         w.WriteEndObject();
+        TopLosses(w, result, c);
         w.WriteStartArray("trainingHistory");
         foreach (var e in c.TrainingHistory)
         {
@@ -212,6 +213,38 @@ internal static class JsonReport
                 }
 
                 w.WriteEndArray();
+            }
+
+            w.WriteEndArray();
+        }
+
+        w.WriteEndObject();
+    }
+
+    private static void TopLosses(Utf8JsonWriter w, ExperimentResult result, ConfigurationResult c)
+    {
+        if (ReportText.TopLosses(result, c, ReportText.TopLossCount) is not { } top)
+        {
+            w.WriteNull("topLosses");
+            return;
+        }
+
+        w.WriteStartObject("topLosses");
+        w.WriteNumber("errorCount", top.ErrorCount);
+        w.WriteNumber("correctCount", top.CorrectCount);
+        foreach (var (name, images) in new[] { ("mostConfidentErrors", top.MostConfidentErrors), ("leastConfidentCorrect", top.LeastConfidentCorrect) })
+        {
+            w.WriteStartArray(name);
+            foreach (var e in images)
+            {
+                w.WriteStartObject();
+                w.WriteString("path", e.Path);
+                w.WriteString("true", e.TrueLabel);
+                w.WriteString("predicted", e.PredictedLabel);
+                w.WriteNumber("predictedProbability", e.PredictedProbability);
+                w.WriteNumber("trueProbability", e.TrueLabelProbability);
+                w.WriteNumber("loss", e.Loss);
+                w.WriteEndObject();
             }
 
             w.WriteEndArray();

@@ -64,6 +64,7 @@ internal static class MarkdownReport
                 md.Append('\n');
             }
 
+            TopLosses(md, result, c);
             md.Append(CultureInfo.InvariantCulture, $"<details><summary>Per-class metrics ({c.Metrics.PerClass.Count} classes)</summary>\n\n");
             Table(md, ["Class", "Precision", "Recall", "F1", "Support", "Predicted"], c.Metrics.PerClass.Select(m => new[]
             {
@@ -88,10 +89,45 @@ internal static class MarkdownReport
         return md.ToString();
     }
 
+    private static void TopLosses(StringBuilder md, ExperimentResult result, ConfigurationResult c)
+    {
+        md.Append("### Top losses\n\n");
+        if (ReportText.TopLosses(result, c, ReportText.TopLossCount) is not { } top)
+        {
+            md.Append("No per-image predictions were kept.\n\n");
+            return;
+        }
+
+        foreach (var (title, images, total) in new[]
+        {
+            ("Most confident errors", top.MostConfidentErrors, top.ErrorCount),
+            ("Least confident correct predictions", top.LeastConfidentCorrect, top.CorrectCount),
+        })
+        {
+            md.Append(CultureInfo.InvariantCulture, $"{title} ({images.Count} of {total}):\n\n");
+            if (images.Count == 0)
+            {
+                md.Append("None.\n\n");
+                continue;
+            }
+
+            Table(md, ["Image", "File", "True", "Predicted", "P(pred)", "P(true)", "Loss"], images.Select(e =>
+            {
+                var path = ReportText.DisplayPath(e.Path, result.DatasetRoot);
+                return new[]
+                {
+                    $"<img src=\"{Uri.EscapeDataString(e.Path).Replace("%2F", "/", StringComparison.Ordinal)}\" width=\"48\" alt=\"{Path.GetFileName(e.Path)}\">",
+                    path, e.TrueLabel, e.PredictedLabel, ReportText.Number(e.PredictedProbability), ReportText.Number(e.TrueLabelProbability), ReportText.Number(e.Loss),
+                };
+            }));
+            md.Append('\n');
+        }
+    }
+
     private static void Table(StringBuilder md, string[] header, IEnumerable<string[]> rows)
     {
         md.Append("| ").Append(string.Join(" | ", header.Select(Escape))).Append(" |\n");
-        md.Append('|').Append(string.Join("|", header.Select((h, i) => i == 0 || h is "Class" or "True" or "Predicted" or "File" or "Reason" or "Detail" or "Taken for" or "Most confident example" ? "---" : "---:"))).Append("|\n");
+        md.Append('|').Append(string.Join("|", header.Select((h, i) => i == 0 || h is "Class" or "True" or "Predicted" or "File" or "Image" or "Reason" or "Detail" or "Taken for" or "Most confident example" ? "---" : "---:"))).Append("|\n");
         foreach (var row in rows)
         {
             md.Append("| ").Append(string.Join(" | ", row.Select(Escape))).Append(" |\n");

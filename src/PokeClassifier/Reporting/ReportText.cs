@@ -76,4 +76,25 @@ internal static class ReportText
             $"accuracy {Number(best.ComparedAccuracy)} vs {Number(second.ComparedAccuracy)}. Cost: training {Fixed(best.Timings.TrainingSeconds, 2)} s vs {Fixed(second.Timings.TrainingSeconds, 2)} s, " +
             $"prediction {Fixed(best.Timings.PredictionMillisecondsPerImage, 1)} vs {Fixed(second.Timings.PredictionMillisecondsPerImage, 1)} ms/image, model {Megabytes(best.ModelSizeBytes)} vs {Megabytes(second.ModelSizeBytes)} MB.");
     }
+
+    /// <summary>The images shown in each top-losses list of the Markdown and JSON reports.</summary>
+    public const int TopLossCount = 10;
+
+    /// <summary>The top losses of a configuration from its predictions; <see langword="null"/> when it kept none (or they do not fit the class list).</summary>
+    public static TopLossReport? TopLosses(ExperimentResult result, ConfigurationResult configuration, int count)
+    {
+        if (configuration.Predictions.Count == 0)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Evaluator.ComputeTopLosses(result.Classes, configuration.Predictions, count);
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+    }
 }

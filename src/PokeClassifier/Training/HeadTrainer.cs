@@ -33,6 +33,17 @@ internal abstract class HeadTrainer
         BackboneSpec backbone, IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, IReadOnlyList<DatasetItem> validation, FeaturizerOptions featurizer, int seed,
         IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
         throw new NotSupportedException($"{GetType().Name} trains on features, not images.");
+
+    /// <summary>The learning-rate range test on frozen features, on a fresh head built as <see cref="Train"/> builds it.</summary>
+    public virtual LearningRateFinderResult FindLearningRate(
+        IReadOnlyList<string> classes, FeatureRows train, int[] featureShape, int seed, LearningRateFinderOptions options, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"{GetType().Name} has no learning rate to find.");
+
+    /// <summary>The learning-rate range test from the images (fine-tuning), on the network as its training would start.</summary>
+    public virtual LearningRateFinderResult FindLearningRateFromImages(
+        BackboneSpec backbone, IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, FeaturizerOptions featurizer, int seed, LearningRateFinderOptions options,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
+        throw new NotSupportedException($"{GetType().Name} has no learning rate to find from images.");
 }
 
 /// <summary>The ML.NET heads: one fit on the training features, no validation set.</summary>
@@ -51,6 +62,10 @@ internal sealed class TorchHeadTrainer(CustomHeadOptions head, TrainingOptions t
 
     public override IClassifierHead Train(IReadOnlyList<string> classes, FeatureRows train, FeatureRows? validation, int[] featureShape, int seed, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
         TorchHead.Train(classes, (train.Rows, train.Labels), validation is null || validation.Rows.Count == 0 ? null : (validation.Rows, validation.Labels), featureShape, head, training, seed, progress, cancellationToken);
+
+    public override LearningRateFinderResult FindLearningRate(
+        IReadOnlyList<string> classes, FeatureRows train, int[] featureShape, int seed, LearningRateFinderOptions options, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
+        TorchHead.FindLearningRate(classes, (train.Rows, train.Labels), featureShape, head, training, options, seed, progress, cancellationToken);
 }
 
 /// <summary>Fine-tuning: trains the backbone and the head from the images.</summary>
@@ -64,4 +79,9 @@ internal sealed class FineTuneTrainer(FineTuneHeadConfiguration configuration) :
         BackboneSpec backbone, IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, IReadOnlyList<DatasetItem> validation, FeaturizerOptions featurizer, int seed,
         IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
         FineTuner.Train(backbone, classes, train, validation, configuration, featurizer, seed, progress, cancellationToken);
+
+    public override LearningRateFinderResult FindLearningRateFromImages(
+        BackboneSpec backbone, IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, FeaturizerOptions featurizer, int seed, LearningRateFinderOptions options,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken) =>
+        FineTuner.FindLearningRate(backbone, classes, train, configuration, featurizer, seed, options, progress, cancellationToken);
 }

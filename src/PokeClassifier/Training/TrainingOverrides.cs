@@ -30,6 +30,12 @@ public sealed record TrainingOverrides
     /// <summary>How many of the backbone's last blocks fine-tuning trains (<see cref="FineTuneOptions.AllBlocks"/> for all).</summary>
     public int? UnfreezeLastBlocks { get; init; }
 
+    /// <summary>A checkpoint file written after every epoch (<see cref="TrainingOptions.CheckpointPath"/>; TorchSharp heads, fine-tuning).</summary>
+    public string? CheckpointPath { get; init; }
+
+    /// <summary>Whether to continue from <see cref="CheckpointPath"/> (<see cref="TrainingOptions.Resume"/>; TorchSharp heads, fine-tuning).</summary>
+    public bool? Resume { get; init; }
+
     /// <summary>Whether no knob is set.</summary>
     public bool IsEmpty => this == new TrainingOverrides();
 
@@ -39,6 +45,7 @@ public sealed record TrainingOverrides
         {
             ("--epochs", Epochs is not null), ("--lr", LearningRate is not null), ("--batch-size", BatchSize is not null), ("--label-smoothing", LabelSmoothing is not null),
             ("--input-size", InputSize is not null), ("--augment", Augment is not null), ("--unfreeze", UnfreezeLastBlocks is not null),
+            ("--checkpoint", CheckpointPath is not null), ("--resume", Resume is not null),
         }.Where(k => k.IsSet).Select(k => k.Name).ToArray();
 
     /// <summary>The training loop with the loop's knobs applied.</summary>
@@ -48,6 +55,8 @@ public sealed record TrainingOverrides
         LearningRate = LearningRate ?? training.LearningRate,
         BatchSize = BatchSize ?? training.BatchSize,
         LabelSmoothing = LabelSmoothing ?? training.LabelSmoothing,
+        CheckpointPath = CheckpointPath ?? training.CheckpointPath,
+        Resume = Resume ?? training.Resume,
     };
 
     /// <summary>The fine-tuning options with the fine-tuning knobs applied.</summary>

@@ -57,7 +57,7 @@ public sealed class ReportTests
 
         var result = Result(predictions, history: true);
         var html = ExperimentReport.ToHtml(result, new HtmlReportOptions { MaxImagesPerClass = 2, MaxImagesPerConfiguration = 5, ThumbnailSize = 48 });
-        Assert.Equal(5, CountOf(html, "<figure"));
+        Assert.Equal(5, CountOf(html[..html.IndexOf("id=\"top-losses-0\"", StringComparison.Ordinal)], "<figure")); // the top losses follow the gallery
         Assert.Contains("Gallery capped", html, StringComparison.Ordinal);
         Assert.Contains("more misclassified image(s) of", html, StringComparison.Ordinal);
         Assert.Contains("Loss per epoch", html, StringComparison.Ordinal);
@@ -100,6 +100,105 @@ public sealed class ReportTests
         Assert.Contains("ThumbnailSize", e.Message, StringComparison.Ordinal);
         Assert.Contains("FocusClassCount", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Given_hand_made_predictions_with_ties_When_top_losses_are_computed_Then_the_surest_errors_and_the_least_sure_correct_come_first_in_a_stable_order()
+    {
+        Prediction P(string path, string truth, string predicted, params float[] probabilities) => new() { Path = path, TrueLabel = truth, PredictedLabel = predicted, Probabilities = probabilities };
+        Prediction[] predictions =
+        [
+            P("e1", "a", "b", 0.2f, 0.7f, 0.1f, 0f),   // wrong at 0.7, P(true) 0.2
+            P("e2", "a", "c", 0.1f, 0.1f, 0.8f, 0f),   // wrong at 0.8: the surest error
+            P("e4", "b", "a", 0.7f, 0.1f, 0.2f, 0f),   // wrong at 0.7, P(true) 0.1: ties e1 on confidence, larger loss, so before it
+            P("e3", "c", "d", 0.1f, 0.2f, 0.1f, 0.6f), // wrong at 0.6
+            P("c2", "a", "a", 0.4f, 0.3f, 0.3f, 0f),   // right at 0.4
+            P("c1", "b", "b", 0.1f, 0.9f, 0f, 0f),     // right at 0.9
+            P("c4", "c", "c", 0.3f, 0.3f, 0.4f, 0f),   // right at 0.4: ties c2, path order puts c2 first
+            P("c3", "d", "d", 0.2f, 0.2f, 0.1f, 0.5f), // right at 0.5
+        ];
+
+        var top = Evaluator.ComputeTopLosses(Classes, predictions, count: 3);
+
+        Assert.Equal(["e2", "e4", "e1"], top.MostConfidentErrors.Select(i => i.Path));
+        Assert.Equal(["c2", "c4", "c3"], top.LeastConfidentCorrect.Select(i => i.Path));
+        Assert.Equal((4, 4), (top.ErrorCount, top.CorrectCount));
+        var surest = top.MostConfidentErrors[0];
+        Assert.Equal(("a", "c"), (surest.TrueLabel, surest.PredictedLabel));
+        Assert.Equal(0.8, surest.PredictedProbability, 6);
+        Assert.Equal(0.1, surest.TrueLabelProbability, 6);
+        Assert.Equal(-Math.Log(0.1f), surest.Loss, 12);
+        Assert.Equal(-Math.Log(0.4f), top.LeastConfidentCorrect[0].Loss, 12);
+        Assert.Equal(4, Evaluator.ComputeTopLosses(Classes, predictions, count: 10).MostConfidentErrors.Count);
+        Assert.Empty(Evaluator.ComputeTopLosses(Classes, predictions, count: 0).LeastConfidentCorrect);
+        Assert.Contains("Most confident errors (3 of 4)", top.ToTable(), StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Evaluator.ComputeTopLosses(Classes, predictions, count: -1));
+        Assert.Throws<ArgumentException>(() => new TopLossReport(top.LeastConfidentCorrect, [], 4, 4));
+    }
+
+    [Fact]
+    public void Given_a_result_with_predictions_When_each_report_is_written_Then_each_has_the_top_losses_section_with_thumbnails_labels_and_probabilities()
+    {
+        var dir = TestImages.NewTempDir("top-losses");
+        try
+        {
+            var rng = new Random(3);
+            var predictions = new List<Prediction>();
+            foreach (var label in Classes)
+            {
+                for (var i = 0; i < 3; i++)
+                {
+                    var path = Path.Combine(dir, $"{label}{i}.png");
+                    using (var bmp = TestImages.Shape(i % 2 == 0 ? "circle" : "square", rng))
+                    {
+                        File.WriteAllBytes(path, TestImages.Encode(bmp, SKEncodedImageFormat.Png));
+                    }
+
+                    var predicted = i == 0 ? Classes[(Array.IndexOf(Classes, label) + 1) % 4] : label;
+                    var confidence = 0.4f + (0.1f * i) + (0.05f * Array.IndexOf(Classes, label));
+                    predictions.Add(new Prediction { Path = path, TrueLabel = label, PredictedLabel = predicted, Probabilities = Classes.Select(c => c == predicted ? confidence : (1 - confidence) / 3).ToArray() });
+                }
+            }
+
+            var result = Result(predictions, history: false);
+            var surestError = Path.Combine(dir, "d0.png"); // d is wrong at 0.55, the highest of the errors
+            var leastSureRight = Path.Combine(dir, "a1.png"); // right at 0.5, the lowest of the correct
+
+            var html = ExperimentReport.ToHtml(result, new HtmlReportOptions { ThumbnailSize = 32 });
+            var section = html[html.IndexOf("id=\"top-losses-0\"", StringComparison.Ordinal)..html.IndexOf("Per-class metrics (", StringComparison.Ordinal)];
+            Assert.Contains("Most confident errors (4 of 4)", section, StringComparison.Ordinal);
+            Assert.Contains("Least confident correct predictions (8 of 8)", section, StringComparison.Ordinal);
+            Assert.Equal(12, CountOf(section, "<img src=\"data:image/jpeg;base64,"));
+            Assert.Contains("d 15.0% → <b>a</b> 55.0%", section, StringComparison.Ordinal);
+            Assert.True(section.IndexOf("d0.png", StringComparison.Ordinal) < section.IndexOf("c0.png", StringComparison.Ordinal));
+
+            var md = ExperimentReport.ToMarkdown(result);
+            Assert.Contains("### Top losses", md, StringComparison.Ordinal);
+            Assert.Contains("| Image | File | True | Predicted | P(pred) | P(true) | Loss |", md, StringComparison.Ordinal);
+            Assert.Contains("Most confident errors (4 of 4):", md, StringComparison.Ordinal);
+            Assert.Contains("| d | a | 0.5500 | 0.1500 |", md, StringComparison.Ordinal);
+            Assert.Contains("width=\"48\"", md, StringComparison.Ordinal);
+
+            var top = JsonDocument.Parse(ExperimentReport.ToJson(result)).RootElement.GetProperty("configurations")[0].GetProperty("topLosses");
+            Assert.Equal(4, top.GetProperty("errorCount").GetInt32());
+            Assert.Equal(surestError, top.GetProperty("mostConfidentErrors")[0].GetProperty("path").GetString());
+            Assert.Equal(leastSureRight, top.GetProperty("leastConfidentCorrect")[0].GetProperty("path").GetString());
+            Assert.Equal(-Math.Log(0.5f), top.GetProperty("leastConfidentCorrect")[0].GetProperty("loss").GetDouble(), 12);
+            Assert.Equal(8, top.GetProperty("leastConfidentCorrect").GetArrayLength());
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>A small hand-made result (4 classes, one error) for tests that only need a report to put things in.</summary>
+    internal static ExperimentResult SmallResult() => Result(Classes.SelectMany(label => Enumerable.Range(0, 3).Select(i => new Prediction
+    {
+        Path = $"/data/{label}/{i}.png",
+        TrueLabel = label,
+        PredictedLabel = i == 0 && label == "a" ? "b" : label,
+        Probabilities = Classes.Select(c => c == (i == 0 && label == "a" ? "b" : label) ? 0.9f : 0.0333f).ToArray(),
+    })).ToArray(), history: false);
 
     private static ExperimentResult Result(IReadOnlyList<Prediction> predictions, bool history)
     {

@@ -93,6 +93,26 @@ internal sealed class TorchHead : IClassifierHead
         }
     }
 
+    /// <summary>
+    /// The learning-rate range test (<see cref="LearningRateFinder"/>) on the head <see cref="Train"/> would start from (same
+    /// architecture, seed and batches); the network is thrown away afterwards, so nothing is trained.
+    /// </summary>
+    public static LearningRateFinderResult FindLearningRate(
+        IReadOnlyList<string> classes, (IReadOnlyList<float[]> Rows, IReadOnlyList<string> Labels) train, int[] featureShape, CustomHeadOptions head, TrainingOptions training,
+        LearningRateFinderOptions options, int seed, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(classes);
+        ArgumentNullException.ThrowIfNull(head);
+        ArgumentNullException.ThrowIfNull(training);
+        head.Validate();
+        var index = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
+        var exampleShape = ExampleShape(featureShape);
+        var runSeed = training.Seed ?? seed;
+        var source = new FeatureBatchSource(train.Rows, Indexes(train.Labels, index), exampleShape);
+        using var network = HeadNetwork.Build(head, exampleShape, classes.Count, runSeed);
+        return LearningRateFinder.Run(network, source, classes, training, options, runSeed, progress: progress, cancellationToken: cancellationToken);
+    }
+
     /// <summary>Wraps a head network trained elsewhere (fine-tuning trains it together with the backbone); takes ownership of it.</summary>
     internal static TorchHead FromTrained(Sequential network, CustomHeadOptions options, IReadOnlyList<string> classes, int[] featureShape, TrainingSummary? training)
     {

@@ -56,51 +56,11 @@ internal static class FineTuner
         }
 
         var options = configuration.FineTuning;
-        var size = options.InputSize ?? backbone.InputWidth;
-        if (options.InputSize is null && backbone.InputWidth != backbone.InputHeight)
-        {
-            throw new ArgumentException($"Backbone {backbone.Name} takes {backbone.InputWidth} x {backbone.InputHeight} images; fine-tuning runs square inputs, so set {nameof(FineTuneOptions.InputSize)}.");
-        }
-
         var runSeed = configuration.Training.Seed ?? seed;
-        TorchRuntime.EnsureInitialized(options.Threads);
         var prepare = Stopwatch.StartNew();
-        var graph = BackboneGraph.For(backbone);
-        using var module = OnnxTorchImporter.Import(graph.Model, graph.OutputName, graph.Source);
-        var cut = options.UnfreezeFrom is { } from ? module.IndexOf(from)
-            : options.UnfreezeLastBlocks == 0 ? module.NodeCount
-            : module.Blocks[Math.Max(0, module.Blocks.Count - Math.Min(options.UnfreezeLastBlocks, module.Blocks.Count))].Start;
-        module.SetTrainableFrom(cut);
-
-        var parallelism = Math.Max(1, featurizer.Parallelism);
-        var trainImages = FineTuneImages.Load(train, classes, size, parallelism, featurizer.MaxDecodePixels, cancellationToken);
-        var validationImages = FineTuneImages.Load(validation, classes, size, parallelism, featurizer.MaxDecodePixels, cancellationToken);
-        if (trainImages.Count == 0)
-        {
-            throw new DatasetException($"None of the {train.Count} training images could be decoded; first failure: {(trainImages.Skipped.Count > 0 ? trainImages.Skipped[0] : null)}");
-        }
-
-        using var tensorizer = new ImageTensorizer(backbone.Preprocessing, size);
-        var augmented = options.Augmentation is { IsEnabled: true };
-        var frontier = module.Frontier(cut);
-        var cached = options.CacheFrozenActivations && !augmented && cut > 0 && frontier.Count == 1;
-        var cache = cached && featurizer.UseCache ? new FeatureCache(featurizer.CacheDirectory) : null;
-        var identity = cached ? ActivationBatchSource.Identity(ImageFeaturizer.ComputeIdentity(backbone), size, frontier[0]) : string.Empty;
-        using var prefix = cached ? FrozenPrefix.TryCreate(graph, module, cut, backbone.Preprocessing, size, DirectoryFor(featurizer), parallelism) : null;
-        using var trainActivations = cached ? ActivationBatchSource.Build(trainImages, tensorizer, module, cut, prefix, options.MirrorViews, identity, cache, cancellationToken) : null;
-        using var validationActivations = cached && validationImages.Count > 0 ? ActivationBatchSource.Build(validationImages, tensorizer, module, cut, prefix, mirrorViews: false, identity, cache, cancellationToken) : null;
-        if (trainActivations is not null)
-        {
-            // Every epoch (and the head's warm-up) now reads the activations; the decoded images are no longer needed.
-            trainImages.ReleasePixels();
-            validationImages.ReleasePixels();
-        }
-
-        IBatchSource trainSource = trainActivations is not null ? trainActivations : new ImageBatchSource(trainImages, tensorizer, options.Augmentation);
-        IBatchSource? validationSource = validationImages.Count == 0 ? null
-            : validationActivations is not null ? validationActivations : new ImageBatchSource(validationImages, tensorizer, null);
-
-        var featureShape = ProbeFeatureShape(module, size);
+        using var setup = Prepared.Create(backbone, classes, train, validation, options, featurizer, cancellationToken);
+        var (graph, module, cut, size, trainImages, validationImages, tensorizer, cached, trainActivations, validationActivations, trainSource, validationSource, featureShape) =
+            (setup.Graph, setup.Module, setup.Cut, setup.Size, setup.TrainImages, setup.ValidationImages, setup.Tensorizer, setup.Cached, setup.TrainActivations, setup.ValidationActivations, setup.TrainSource, setup.ValidationSource, setup.FeatureShape);
         var head = HeadNetwork.Build(configuration.Head, featureShape, classes.Count, runSeed);
         TrainedClassifier? classifier = null;
         try
@@ -160,6 +120,151 @@ internal static class FineTuner
             }
 
             throw;
+        }
+    }
+
+    /// <summary>
+    /// The learning-rate range test on the network fine-tuning would train (the same cut, head, parameter groups, batches and
+    /// augmentation; the head's warm-up is not run, so the head starts from its initial weights); the backbone's and the head's
+    /// weights are put back and thrown away afterwards.
+    /// </summary>
+    public static LearningRateFinderResult FindLearningRate(
+        BackboneSpec backbone, IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, FineTuneHeadConfiguration configuration, FeaturizerOptions featurizer, int seed,
+        LearningRateFinderOptions finder, IProgress<TrainingProgress>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(backbone);
+        ArgumentNullException.ThrowIfNull(configuration);
+        var problems = configuration.Validate();
+        if (problems.Count > 0)
+        {
+            throw new ArgumentException(string.Join(" ", problems));
+        }
+
+        finder.Validate();
+        var options = configuration.FineTuning;
+        var runSeed = configuration.Training.Seed ?? seed;
+        using var setup = Prepared.Create(backbone, classes, train, [], options, featurizer, cancellationToken);
+        using var head = HeadNetwork.Build(configuration.Head, setup.FeatureShape, classes.Count, runSeed);
+        using var network = new FineTuneNetwork(setup.Module, head, setup.Cut, inputIsFrontier: setup.Cached, options.UpdateBatchNormStatistics);
+        var headRate = configuration.Training.LearningRate;
+        var groups = new List<ParameterGroup> { new("head", network.HeadParameters, headRate) };
+        if (network.BackboneParameters.Count > 0)
+        {
+            groups.Add(new ParameterGroup("backbone", network.BackboneParameters, options.BackboneLearningRate ?? headRate * options.BackboneLearningRateFactor));
+        }
+
+        return LearningRateFinder.Run(
+            network, setup.TrainSource, classes, configuration.Training, finder, runSeed, groups, new TrainerHooks { EnterTraining = _ => network.EnterTraining() }, options.Threads, progress, cancellationToken);
+    }
+
+    /// <summary>What training and the learning-rate finder share: the imported, cut backbone, the decoded images, their batch sources.</summary>
+    private sealed class Prepared : IDisposable
+    {
+        public required BackboneGraph Graph { get; init; }
+
+        public required OnnxGraphModule Module { get; init; }
+
+        public required int Cut { get; init; }
+
+        public required int Size { get; init; }
+
+        public required FineTuneImages TrainImages { get; init; }
+
+        public required FineTuneImages ValidationImages { get; init; }
+
+        public required ImageTensorizer Tensorizer { get; init; }
+
+        public required bool Cached { get; init; }
+
+        /// <summary>The frozen part in ONNX Runtime, when the activations are cached and the graph could be written.</summary>
+        public FrozenPrefix? Prefix { get; init; }
+
+        public ActivationBatchSource? TrainActivations { get; init; }
+
+        public ActivationBatchSource? ValidationActivations { get; init; }
+
+        public required IBatchSource TrainSource { get; init; }
+
+        public IBatchSource? ValidationSource { get; init; }
+
+        public required int[] FeatureShape { get; init; }
+
+        public static Prepared Create(
+            BackboneSpec backbone, IReadOnlyList<string> classes, IReadOnlyList<DatasetItem> train, IReadOnlyList<DatasetItem> validation, FineTuneOptions options, FeaturizerOptions featurizer,
+            CancellationToken cancellationToken)
+        {
+            var size = options.InputSize ?? backbone.InputWidth;
+            if (options.InputSize is null && backbone.InputWidth != backbone.InputHeight)
+            {
+                throw new ArgumentException($"Backbone {backbone.Name} takes {backbone.InputWidth} x {backbone.InputHeight} images; fine-tuning runs square inputs, so set {nameof(FineTuneOptions.InputSize)}.");
+            }
+
+            TorchRuntime.EnsureInitialized(options.Threads);
+            var graph = BackboneGraph.For(backbone);
+            var module = OnnxTorchImporter.Import(graph.Model, graph.OutputName, graph.Source);
+            ImageTensorizer? tensorizer = null;
+            FrozenPrefix? prefix = null;
+            ActivationBatchSource? trainActivations = null;
+            ActivationBatchSource? validationActivations = null;
+            try
+            {
+                var cut = options.UnfreezeFrom is { } from ? module.IndexOf(from)
+                    : options.UnfreezeLastBlocks == 0 ? module.NodeCount
+                    : module.Blocks[Math.Max(0, module.Blocks.Count - Math.Min(options.UnfreezeLastBlocks, module.Blocks.Count))].Start;
+                module.SetTrainableFrom(cut);
+
+                var parallelism = Math.Max(1, featurizer.Parallelism);
+                var trainImages = FineTuneImages.Load(train, classes, size, parallelism, featurizer.MaxDecodePixels, cancellationToken);
+                var validationImages = FineTuneImages.Load(validation, classes, size, parallelism, featurizer.MaxDecodePixels, cancellationToken);
+                if (trainImages.Count == 0)
+                {
+                    throw new DatasetException($"None of the {train.Count} training images could be decoded; first failure: {(trainImages.Skipped.Count > 0 ? trainImages.Skipped[0] : null)}");
+                }
+
+                tensorizer = new ImageTensorizer(backbone.Preprocessing, size);
+                var augmented = options.Augmentation is { IsEnabled: true };
+                var frontier = module.Frontier(cut);
+                var cached = options.CacheFrozenActivations && !augmented && cut > 0 && frontier.Count == 1;
+                var cache = cached && featurizer.UseCache ? new FeatureCache(featurizer.CacheDirectory) : null;
+                var identity = cached ? ActivationBatchSource.Identity(ImageFeaturizer.ComputeIdentity(backbone), size, frontier[0]) : string.Empty;
+                prefix = cached ? FrozenPrefix.TryCreate(graph, module, cut, backbone.Preprocessing, size, DirectoryFor(featurizer), parallelism) : null;
+                trainActivations = cached ? ActivationBatchSource.Build(trainImages, tensorizer, module, cut, prefix, options.MirrorViews, identity, cache, cancellationToken) : null;
+                validationActivations = cached && validationImages.Count > 0 ? ActivationBatchSource.Build(validationImages, tensorizer, module, cut, prefix, mirrorViews: false, identity, cache, cancellationToken) : null;
+                if (trainActivations is not null)
+                {
+                    // Every epoch (and the head's warm-up) now reads the activations; the decoded images are no longer needed.
+                    trainImages.ReleasePixels();
+                    validationImages.ReleasePixels();
+                }
+
+                IBatchSource trainSource = trainActivations is not null ? trainActivations : new ImageBatchSource(trainImages, tensorizer, options.Augmentation);
+                IBatchSource? validationSource = validationImages.Count == 0 ? null
+                    : validationActivations is not null ? validationActivations : new ImageBatchSource(validationImages, tensorizer, null);
+                return new Prepared
+                {
+                    Graph = graph, Module = module, Cut = cut, Size = size, TrainImages = trainImages, ValidationImages = validationImages, Tensorizer = tensorizer, Cached = cached, Prefix = prefix,
+                    TrainActivations = trainActivations, ValidationActivations = validationActivations, TrainSource = trainSource, ValidationSource = validationSource,
+                    FeatureShape = ProbeFeatureShape(module, size),
+                };
+            }
+            catch
+            {
+                validationActivations?.Dispose();
+                trainActivations?.Dispose();
+                prefix?.Dispose();
+                tensorizer?.Dispose();
+                module.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            ValidationActivations?.Dispose();
+            TrainActivations?.Dispose();
+            Prefix?.Dispose();
+            Tensorizer.Dispose();
+            Module.Dispose();
         }
     }
 

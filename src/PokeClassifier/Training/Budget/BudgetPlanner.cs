@@ -22,7 +22,7 @@ namespace PokeClassifier.Training;
 internal static class BudgetPlanner
 {
     /// <summary>Input sizes of the cached fine-tuning, smallest first.</summary>
-    private static readonly int[] Sizes = [224, 256, 288];
+    private static readonly int[] Sizes = [224, 256, 288, 320];
 
     /// <summary>Fewest epochs of fine-tuning worth running; below this, the flip-averaged frozen recipe is chosen.</summary>
     private const int MinimumEpochs = 3;

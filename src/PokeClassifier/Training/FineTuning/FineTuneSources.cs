@@ -45,8 +45,8 @@ internal sealed class ActivationBatchSource : IBatchSource, IDisposable
     /// <summary>How many activations (images times views) were computed (the others came from the disk cache).</summary>
     public int Computed { get; }
 
-    /// <summary>Memory held by the activations, in bytes.</summary>
-    public long Bytes => _activations.numel() * 4;
+    /// <summary>Memory held by the activations (stored as float16), in bytes.</summary>
+    public long Bytes => _activations.numel() * 2;
 
     public Tensor Inputs(IReadOnlyList<int> indices, bool training, Random random)
     {
@@ -57,7 +57,8 @@ internal sealed class ActivationBatchSource : IBatchSource, IDisposable
         }
 
         using var index = tensor(rows);
-        return _activations.index_select(0, index);
+        using var selected = _activations.index_select(0, index);
+        return selected.to_type(ScalarType.Float32);
     }
 
     /// <summary>Runs the frozen part over every image, and its mirror image when <paramref name="mirrorViews"/> (or reads them from <paramref name="cache"/>).</summary>
@@ -81,8 +82,10 @@ internal sealed class ActivationBatchSource : IBatchSource, IDisposable
         var rowLength = shape.Aggregate(1L, (a, d) => a * d);
         var rowCount = views * images.Count;
 
-        // One native tensor filled row by row, so memory peaks at the activations plus a row, not at two copies of them.
-        var all = empty([rowCount, .. shape]);
+        // One native tensor filled row by row, so memory peaks at the activations plus a row, not at two copies of them. Rows of
+        // the frozen part's output are stored as float16 (half the memory; batches are float32 again), the full-precision rows in
+        // the disk cache.
+        var all = empty([rowCount, .. shape], ScalarType.Float16);
         var gate = new object();
         void Copy(int r, float[] values)
         {
@@ -155,7 +158,7 @@ internal sealed class ActivationBatchSource : IBatchSource, IDisposable
             for (var start = 0L; start < _activations.shape[0]; start += Batch)
             {
                 using var scope = NewDisposeScope();
-                var input = _activations.narrow(0, start, Math.Min(Batch, _activations.shape[0] - start));
+                var input = _activations.narrow(0, start, Math.Min(Batch, _activations.shape[0] - start)).to_type(ScalarType.Float32);
                 rows.Add(module.RunSuffix(new Dictionary<string, Tensor>(StringComparer.Ordinal) { [frontier] = input }, cut).contiguous().MoveToOuterDisposeScope());
             }
         }

@@ -13,10 +13,11 @@ internal static class ProbeActivations
 {
     public static void Run(string[] args)
     {
-        string Opt(string name, string fallback) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault() ?? fallback;
-        double D(string n, double f) => double.Parse(Opt(n, f.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
-        int I(string n, int f) => int.Parse(Opt(n, f.ToString(CultureInfo.InvariantCulture)), CultureInfo.InvariantCulture);
-        var data = Opt("--data", "/work/shared/datasets/kaggle-visible");
+        var a = new ProbeArgs(args);
+        string Opt(string name, string fallback) => a.Text(name, fallback);
+        double D(string n, double f) => a.Number(n, f);
+        int I(string n, int f) => a.Integer(n, f);
+        var data = a.Data;
         var size = I("--size", 256);
         var blocks = I("--blocks", 2);
         var epochs = I("--epochs", 8);

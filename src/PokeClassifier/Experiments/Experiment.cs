@@ -360,18 +360,8 @@ public sealed record Experiment
         }
     }
 
-    private static FeaturizerOptions CopyFeaturizer(FeaturizerOptions o, bool useCache, string? directory) => new()
-    {
-        Parallelism = o.Parallelism,
-        IntraOpThreads = o.IntraOpThreads,
-        MaxDecodePixels = o.MaxDecodePixels,
-        Precision = o.Precision,
-        CalibrationImages = o.CalibrationImages,
-        CalibrationImageCount = o.CalibrationImageCount,
-        Calibration = o.Calibration,
-        UseCache = useCache,
-        CacheDirectory = directory ?? o.CacheDirectory,
-    };
+    private static FeaturizerOptions CopyFeaturizer(FeaturizerOptions o, bool useCache, string? directory) =>
+        o with { UseCache = useCache, CacheDirectory = directory ?? o.CacheDirectory };
 
     /// <summary>What the folds of every configuration share: the splits, the seed, the progress units done, the files skipped.</summary>
     private sealed class RunState(IReadOnlyList<DatasetSplit> splits, int configurations, int seed, IProgress<ExperimentProgress>? progress, CancellationToken cancellationToken)

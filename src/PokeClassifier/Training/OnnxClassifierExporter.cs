@@ -33,12 +33,18 @@ internal static class OnnxClassifierExporter
     /// <param name="options">Names.</param>
     /// <param name="nodes">A fine-tuned module's nodes, or <see langword="null"/> for the graph's own.</param>
     /// <param name="weights">Fine-tuned weights by initializer name, or <see langword="null"/>.</param>
+    /// <param name="flipAveraging">Whether the head reads the mean of the image's and its mirror image's features (as it was trained).</param>
     public static byte[] Build(
         BackboneGraph graph, BackboneSpec backbone, HeadWriter head, string headDescription, IReadOnlyList<string> classes, OnnxExportOptions options,
-        IReadOnlyList<OnnxNode>? nodes = null, IReadOnlyDictionary<string, float[]>? weights = null)
+        IReadOnlyList<OnnxNode>? nodes = null, IReadOnlyDictionary<string, float[]>? weights = null, bool flipAveraging = false)
     {
         options.Validate();
         var (builder, features, prefix) = OnnxPipelineWriter.Begin(graph, backbone.Preprocessing, backbone.InputWidth, backbone.InputHeight, options.InputName, nodes, weights);
+        if (flipAveraging)
+        {
+            features = OnnxPipelineWriter.AddMirrorAverage(builder, graph, backbone.Preprocessing, backbone.InputWidth, backbone.InputHeight, options.InputName, features, prefix, nodes);
+        }
+
         var logits = head(builder, features, prefix);
         builder.AddNamedNode("Softmax", prefix + "softmax", [logits], [options.ProbabilitiesName], OnnxAttribute.Int("axis", 1));
         builder.AddOutput(options.ProbabilitiesName, [OnnxDim.Batch, classes.Count]);

@@ -21,7 +21,7 @@ public sealed partial class TrainedClassifier
         options ??= new OnnxExportOptions();
         options.Validate();
         var format = HeadFormats.Find(_head.Kind) ?? throw new NotSupportedException($"A {HeadDescription} head cannot be exported to ONNX.");
-        var bytes = OnnxClassifierExporter.Build(BackboneGraph.For(Backbone), Backbone, format.OnnxHead(_head), HeadDescription, Classes, options);
+        var bytes = OnnxClassifierExporter.Build(BackboneGraph.For(Backbone), Backbone, format.OnnxHead(_head), HeadDescription, Classes, options, flipAveraging: _featurizer.FlipAveraging);
         WriteAtomically(path, bytes);
     }
 

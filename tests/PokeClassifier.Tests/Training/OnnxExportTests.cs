@@ -84,6 +84,23 @@ public sealed class OnnxExportTests
     }
 
     [Fact]
+    public async Task Given_a_classifier_on_flip_averaged_features_When_exported_Then_OnnxRuntime_averages_both_views_and_gives_the_librarys_probabilities()
+    {
+        var cache = TestImages.NewTempDir("export-flip");
+        var train = Images(4, perClass: 6);
+        var test = Images(4, perClass: 2, skip: 6).Select(i => i.Path).ToArray();
+        using var classifier = await ImageClassification.FromFolder(Drawn.Root)
+            .WithFeaturizer(new FeaturizerOptions { CacheDirectory = cache, FlipAveraging = true })
+            .TrainAsync(train);
+        var path = Path.Combine(cache, "classifier.onnx");
+
+        classifier.ExportOnnx(path);
+
+        AssertSamePredictions(classifier, path, test);
+        Directory.Delete(cache, recursive: true);
+    }
+
+    [Fact]
     public async Task Given_a_custom_TorchSharp_head_on_frozen_ResNet18_When_exported_Then_OnnxRuntime_gives_the_librarys_probabilities()
     {
         var cache = TestImages.NewTempDir("export-custom");

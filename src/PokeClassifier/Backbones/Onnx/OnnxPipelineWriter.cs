@@ -92,6 +92,48 @@ internal static class OnnxPipelineWriter
         return (builder, graph.OutputName, prefix);
     }
 
+    /// <summary>
+    /// Makes a model begun by <see cref="Begin"/> average the features of the image and of its mirror image (as
+    /// <c>FeaturizerOptions.FlipAveraging</c> does): the pixels mirrored with a <c>Gather</c> on the width axis, the preprocessing and
+    /// the backbone's nodes written a second time with their tensors renamed (weights shared), then the mean of both feature tensors.
+    /// </summary>
+    /// <returns>The name of the averaged feature tensor.</returns>
+    public static string AddMirrorAverage(
+        OnnxGraphBuilder builder, BackboneGraph graph, ImagePreprocessing preprocessing, int width, int height, string inputName, string features, string prefix,
+        IReadOnlyList<OnnxNode>? nodes = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(graph);
+        var mirror = prefix + "mirror/";
+        builder.AddInt64Initializer(mirror + "columns", [width], Enumerable.Range(0, width).Select(x => (long)(width - 1 - x)).ToArray());
+        builder.AddNamedNode("Gather", mirror + "flip", [inputName, mirror + "columns"], [mirror + "flipped"], OnnxAttribute.Int("axis", 3));
+        nodes ??= Needed(graph.Model.Graph, graph.OutputName);
+
+        // Every tensor a node computes (and the backbone's input) gets the mirror prefix; weights and constants keep their names.
+        var computed = nodes.SelectMany(n => n.Outputs).Where(o => o.Length > 0).Append(graph.InputName).ToHashSet(StringComparer.Ordinal);
+        string Rename(string name) => name.Length > 0 && computed.Contains(name) ? mirror + name : name;
+        if (IsIdentity(preprocessing))
+        {
+            builder.AddNamedNode("Identity", mirror + "preprocess", [mirror + "flipped"], [Rename(graph.InputName)]);
+        }
+        else
+        {
+            WritePreprocessing(builder, preprocessing, width, height, mirror + "flipped", Rename(graph.InputName), mirror, constants: prefix);
+        }
+
+        var unnamed = 0;
+        foreach (var node in nodes)
+        {
+            var name = string.Create(CultureInfo.InvariantCulture, $"{mirror}{(node.Name.Length > 0 ? node.Name : $"node{unnamed++}")}");
+            builder.AddNamedNode(node.OpType, name, [.. node.Inputs.Select(Rename)], [.. node.Outputs.Select(Rename)], [.. node.Attributes]);
+        }
+
+        builder.AddNamedNode("Sum", prefix + "views_sum", [features, Rename(features)], [prefix + "views_total"]);
+        builder.AddInitializer(prefix + "views_half", [], [0.5f]);
+        builder.AddNamedNode("Mul", prefix + "views_mean", [prefix + "views_total", prefix + "views_half"], [prefix + "features_mean"]);
+        return prefix + "features_mean";
+    }
+
     /// <summary>Whether the preprocessing leaves 0..255 RGB pixels as they are.</summary>
     public static bool IsIdentity(ImagePreprocessing p) =>
         p.ChannelOrder == ChannelOrder.Rgb && p.MeanImageModelPath is null && PreprocessingGraph.IsIdentity(p);
@@ -124,32 +166,52 @@ internal static class OnnxPipelineWriter
         return graph.Nodes.Where(needed.Contains).ToList();
     }
 
-    private static void WritePreprocessing(OnnxGraphBuilder builder, ImagePreprocessing p, int width, int height, string input, string output, string prefix)
+    /// <summary>Writes the preprocessing from <paramref name="input"/> to <paramref name="output"/>, naming what it adds with <paramref name="prefix"/>;
+    /// with <paramref name="constants"/>, the prefix of the constants an earlier call already wrote (shared, not written again).</summary>
+    private static void WritePreprocessing(OnnxGraphBuilder builder, ImagePreprocessing p, int width, int height, string input, string output, string prefix, string? constants = null)
     {
         var preprocessor = new Preprocessor(p, width, height, resizeMeanImage: true);
         var steps = new List<(string Op, string Operand)>();
+        var shared = constants is not null;
+        var c = constants ?? prefix;
         if (!preprocessor.SourcePlane.SequenceEqual([0, 1, 2]))
         {
-            builder.AddInt64Initializer(prefix + "planes", [3], preprocessor.SourcePlane.Select(i => (long)i).ToArray());
-            steps.Add(("Gather", prefix + "planes"));
+            if (!shared)
+            {
+                builder.AddInt64Initializer(c + "planes", [3], preprocessor.SourcePlane.Select(i => (long)i).ToArray());
+            }
+
+            steps.Add(("Gather", c + "planes"));
         }
 
         if (preprocessor.Scale.Any(s => s != 1f))
         {
-            builder.AddInitializer(prefix + "scale", [1, 3, 1, 1], preprocessor.Scale.ToArray());
-            steps.Add(("Mul", prefix + "scale"));
+            if (!shared)
+            {
+                builder.AddInitializer(c + "scale", [1, 3, 1, 1], preprocessor.Scale.ToArray());
+            }
+
+            steps.Add(("Mul", c + "scale"));
         }
 
         if (preprocessor.Offset.Any(o => o != 0f))
         {
-            builder.AddInitializer(prefix + "offset", [1, 3, 1, 1], preprocessor.Offset.ToArray());
-            steps.Add(("Add", prefix + "offset"));
+            if (!shared)
+            {
+                builder.AddInitializer(c + "offset", [1, 3, 1, 1], preprocessor.Offset.ToArray());
+            }
+
+            steps.Add(("Add", c + "offset"));
         }
 
         if (preprocessor.MeanImage is { } mean)
         {
-            builder.AddInitializer(prefix + "mean_image", [1, 3, height, width], mean);
-            steps.Add(("Sub", prefix + "mean_image"));
+            if (!shared)
+            {
+                builder.AddInitializer(c + "mean_image", [1, 3, height, width], mean);
+            }
+
+            steps.Add(("Sub", c + "mean_image"));
         }
 
         if (steps.Count == 0)

@@ -111,6 +111,11 @@ public sealed class RecipeTests(ITestOutputHelper output)
             Assert.True(loaded.Featurizer.FlipAveraging);
             var again = dataset.Items.Take(4).SelectMany(i => loaded.Predict(i.Path, 3).Top.Select(t => t.Probability)).ToArray();
             Assert.True(probabilities.Zip(again, (a, b) => Math.Abs(a - b)).Max() < 1e-4f);
+
+            // Exported, the fine-tuned backbone runs on both views too.
+            var onnx = Path.Combine(Path.GetDirectoryName(file)!, "model.onnx");
+            classifier.ExportOnnx(onnx);
+            OnnxExportTests.AssertSamePredictions(classifier, onnx, [.. dataset.Items.Take(4).Select(i => i.Path)]);
             return (probabilities, classifier.Featurizer.Identity);
         }
 

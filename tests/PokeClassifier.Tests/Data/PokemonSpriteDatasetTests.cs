@@ -79,7 +79,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
     }
 
     [Fact]
-    public void GivenIds1To3_WhenPrepared_ThenThreeClassFoldersAndClassesTsv()
+    public void Given_ids_1_to_3_When_prepared_Then_three_class_folders_and_classes_tsv()
     {
         var prepared = fixture.Prepared;
 
@@ -97,7 +97,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
     }
 
     [Fact]
-    public void GivenIds1To3_WhenPrepared_ThenManifestHasOneGroupPerAnimationAndAtMostMaxFramesEach()
+    public void Given_ids_1_to_3_When_prepared_Then_manifest_has_one_group_per_animation_and_at_most_max_frames_each()
     {
         var rows = ReadManifest();
 
@@ -127,7 +127,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
     [InlineData("002_back", 59)]
     [InlineData("003_shiny", 100)]
     [InlineData("003_back", 85)]
-    public void GivenTheReferenceScript_WhenComparingAnAnimation_ThenFrameCountsMatchIt(string group, int framesInSource)
+    public void Given_the_reference_script_When_comparing_an_animation_Then_frame_counts_match_it(string group, int framesInSource)
     {
         // Golden numbers from tools/build-dataset.sh on the same packages: every one of these GIFs has at least 8 distinct frames.
         var members = ReadManifest().Where(r => r.Group == group).ToList();
@@ -137,7 +137,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
     }
 
     [Fact]
-    public void GivenIds1To3_WhenPrepared_ThenEveryImageIsA128x128EightBitRgbPng()
+    public void Given_ids_1_to_3_When_prepared_Then_every_image_is_a_128_x_128_eight_bit_rgb_png()
     {
         var files = Directory.GetFiles(fixture.Prepared.Directory, "*.png", SearchOption.AllDirectories);
 
@@ -160,7 +160,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
     }
 
     [Fact]
-    public void GivenIds1To3_WhenPrepared_ThenProgressWalksThroughTheStagesAndCountsEveryAnimation()
+    public void Given_ids_1_to_3_When_prepared_Then_progress_walks_through_the_stages_and_counts_every_animation()
     {
         var reports = fixture.Reports;
 
@@ -174,7 +174,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
     }
 
     [Fact]
-    public async Task GivenACompleteBuild_WhenPreparedAgainWithTheSameOptions_ThenItComesFromCacheWithoutNpm()
+    public async Task Given_a_complete_build_When_prepared_again_with_the_same_options_Then_it_comes_from_cache_without_npm()
     {
         var options = fixture.Options(o => o.NpmCommand = "definitely-not-npm-" + Guid.NewGuid().ToString("N"));
         var stopwatch = Stopwatch.StartNew();
@@ -187,7 +187,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
     }
 
     [Fact]
-    public async Task GivenABuildWithOtherOptions_WhenPreparing_ThenTheFolderIsRebuiltAndReplaced()
+    public async Task Given_a_build_with_other_options_When_preparing_Then_the_folder_is_rebuilt_and_replaced()
     {
         var output = Path.Combine(fixture.Root, "reshaped");
         var first = await PokemonSpriteDataset.PrepareAsync(fixture.Options(o =>
@@ -215,7 +215,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
     }
 
     [Fact]
-    public async Task GivenNoNpm_WhenPreparingWithForce_ThenTheErrorSaysWhatFailedAndWhatToDo()
+    public async Task Given_no_npm_When_preparing_with_force_Then_the_error_says_what_failed_and_what_to_do()
     {
         var downloads = Path.Combine(fixture.Root, "empty-downloads-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(downloads);
@@ -240,7 +240,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
     }
 
     [Fact]
-    public async Task GivenARunningBuild_WhenCancelled_ThenItThrowsAndLeavesNoFolderBehind()
+    public async Task Given_a_running_build_When_cancelled_Then_it_throws_and_leaves_no_folder_behind()
     {
         var output = Path.Combine(fixture.Root, "cancelled");
         using var cancellation = new CancellationTokenSource();
@@ -264,7 +264,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
     }
 
     [Fact]
-    public async Task GivenAHangingNpm_WhenCancelled_ThenItStopsPromptlyAndLeavesNoPartialDownload()
+    public async Task Given_a_hanging_npm_When_cancelled_Then_it_stops_promptly_and_leaves_no_partial_download()
     {
         if (OperatingSystem.IsWindows())
         {
@@ -292,7 +292,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
     }
 
     [Fact]
-    public async Task GivenIncludeArtwork_WhenPreparing_ThenNotSupportedBeforeAnyWork()
+    public async Task Given_include_artwork_When_preparing_Then_not_supported_before_any_work()
     {
         var options = fixture.Options(o =>
         {
@@ -307,7 +307,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
     }
 
     [Fact]
-    public async Task GivenAForeignNonEmptyOutputFolder_WhenPreparing_ThenItRefusesToReplaceIt()
+    public async Task Given_a_foreign_non_empty_output_folder_When_preparing_Then_it_refuses_to_replace_it()
     {
         var output = Path.Combine(fixture.Root, "foreign");
         Directory.CreateDirectory(output);
@@ -328,7 +328,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
 public sealed class PokemonSpriteDatasetOptionsTests
 {
     [Fact]
-    public void GivenNewOptions_ThenTheDefaultsAreTheDocumentedOnes()
+    public void Given_new_options_Then_the_defaults_are_the_documented_ones()
     {
         var options = new PokemonSpriteDatasetOptions();
 
@@ -340,7 +340,7 @@ public sealed class PokemonSpriteDatasetOptionsTests
     }
 
     [Fact]
-    public void GivenManyInvalidOptions_WhenValidated_ThenOneExceptionListsEveryProblem()
+    public void Given_many_invalid_options_When_validated_Then_one_exception_lists_every_problem()
     {
         var options = new PokemonSpriteDatasetOptions
         {
@@ -364,7 +364,7 @@ public sealed class PokemonSpriteDatasetOptionsTests
     }
 
     [Fact]
-    public void GivenDownloadsInsideTheOutputFolder_WhenValidated_ThenRejected()
+    public void Given_downloads_inside_the_output_folder_When_validated_Then_rejected()
     {
         var output = Path.Combine(Path.GetTempPath(), "pokeclassifier-tests", "out");
         var options = new PokemonSpriteDatasetOptions { OutputDirectory = output, DownloadDirectory = Path.Combine(output, "downloads") };
@@ -389,7 +389,7 @@ public sealed class ClassFolderNamesTests
     [InlineData("Flabébé", "Flabebe")]
     [InlineData("Type: Null", "Type-Null")]
     [InlineData("Tapu  Koko", "Tapu-Koko")]
-    public void GivenAnEnglishName_WhenFolded_ThenTheFolderNameIsTheScriptsOne(string name, string folder) =>
+    public void Given_an_english_name_When_folded_Then_the_folder_name_is_the_scripts_one(string name, string folder) =>
         Assert.Equal(folder, ClassFolderNames.Fold(name));
 }
 
@@ -399,11 +399,11 @@ public sealed class FrameSelectorTests
     private static byte[][] Flat(params int[] values) => [.. values.Select(v => Enumerable.Repeat((byte)v, 16).ToArray())];
 
     [Fact]
-    public void GivenIdenticalFrames_WhenSelecting_ThenOnlyTheFirstIsKept() =>
+    public void Given_identical_frames_When_selecting_Then_only_the_first_is_kept() =>
         Assert.Equal([0], FrameSelector.Select(Flat(40, 40, 40, 40), 8, 6.0));
 
     [Fact]
-    public void GivenDistinctFrames_WhenSelecting_ThenTheFarthestAreAddedUntilTheRestAreNearDuplicates()
+    public void Given_distinct_frames_When_selecting_Then_the_farthest_are_added_until_the_rest_are_near_duplicates()
     {
         // From 0: 101 is farthest; then 50 (50 from 0, 51 from 101); then 10 (10 from 0); 100 is 1 from 101: a duplicate.
         var signatures = Flat(0, 10, 100, 50, 101);
@@ -416,33 +416,33 @@ public sealed class FrameSelectorTests
     [Theory]
     [InlineData(6.0, new[] { 0, 1 })]
     [InlineData(6.01, new[] { 0 })]
-    public void GivenADistanceEqualToTheThreshold_WhenSelecting_ThenTheFrameIsKept(double threshold, int[] expected) =>
+    public void Given_a_distance_equal_to_the_threshold_When_selecting_Then_the_frame_is_kept(double threshold, int[] expected) =>
         Assert.Equal(expected, FrameSelector.Select(Flat(0, 6), 8, threshold));
 
     [Fact]
-    public void GivenTies_WhenSelecting_ThenTheLowestIndexWins() =>
+    public void Given_ties_When_selecting_Then_the_lowest_index_wins() =>
         Assert.Equal([0, 1], FrameSelector.Select(Flat(0, 20, 20), 2, 6.0));
 
     [Fact]
-    public void GivenMaxOne_WhenSelecting_ThenFrameZeroAlone() =>
+    public void Given_max_one_When_selecting_Then_frame_zero_alone() =>
         Assert.Equal([0], FrameSelector.Select(Flat(0, 200, 100), 1, 6.0));
 
     [Fact]
-    public void GivenTwoSignatures_WhenMeasured_ThenTheDistanceIsTheMeanAbsoluteDifference() =>
+    public void Given_two_signatures_When_measured_Then_the_distance_is_the_mean_absolute_difference() =>
         Assert.Equal(3.75, FrameSelector.Distance([0, 10, 5, 255], [10, 10, 0, 255]));
 }
 
 public sealed class SpriteFrameCropperTests
 {
     [Fact]
-    public void GivenASpriteBox_WhenSquared_ThenTheScriptsIntegerArithmeticIsUsed()
+    public void Given_a_sprite_box_When_squared_Then_the_scripts_integer_arithmetic_is_used()
     {
         // side = 40 * 108 / 100 = 43; x = 10 - (43 - 30) / 2 = 4; y = 20 - (43 - 40) / 2 = 19.
         Assert.Equal(new PixelBox(4, 19, 43, 43), SpriteFrameCropper.SquareAround(new PixelBox(10, 20, 30, 40), 4));
     }
 
     [Fact]
-    public void GivenFramesWithSpritesInDifferentPlaces_WhenBoxed_ThenTheBoxIsTheirUnion()
+    public void Given_frames_with_sprites_in_different_places_When_boxed_Then_the_box_is_their_union()
     {
         static byte[] Frame(int x, int y)
         {

@@ -48,7 +48,7 @@ public sealed class EvaluatorTests
     ];
 
     [Fact]
-    public void GivenAClassThatIsNeverPredicted_WhenComputingMetrics_ThenItsPrecisionIsZeroAndAveragesMatchHandArithmetic()
+    public void Given_a_class_that_is_never_predicted_When_computing_metrics_Then_its_precision_is_zero_and_averages_match_hand_arithmetic()
     {
         var report = Evaluator.ComputeMetrics(Abc, NeverPredictedCase);
 
@@ -90,7 +90,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenThreeClasses_WhenComputingMetrics_ThenTheConfusionMatrixCountsEveryTruePredictedPair()
+    public void Given_three_classes_When_computing_metrics_Then_the_confusion_matrix_counts_every_true_predicted_pair()
     {
         var matrix = Evaluator.ComputeMetrics(Abc, NeverPredictedCase).ConfusionMatrix;
 
@@ -126,7 +126,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenLongLabels_WhenRenderingAUserBuiltConfusionMatrix_ThenLabelsAreCutToTheWidthAndColumnsLineUp()
+    public void Given_long_labels_When_rendering_a_user_built_confusion_matrix_Then_labels_are_cut_to_the_width_and_columns_line_up()
     {
         var matrix = new ConfusionMatrix(["bulbasaur", "pikachu"], [[3, 1], [0, 12]]);
 
@@ -143,7 +143,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenPerfectPredictions_WhenComputingMetrics_ThenEveryScoreIsOneAndLogLossIsZero()
+    public void Given_perfect_predictions_When_computing_metrics_Then_every_score_is_one_and_log_loss_is_zero()
     {
         string[] labels = ["a", "b"];
         Prediction[] predictions =
@@ -172,7 +172,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenASupportZeroClassThatWasPredicted_WhenComputingMetrics_ThenMacroCountsItAndAnAbsentClassIsSkipped()
+    public void Given_a_support_zero_class_that_was_predicted_When_computing_metrics_Then_macro_counts_it_and_an_absent_class_is_skipped()
     {
         // d never occurs as a true or a predicted label; c has support 0 but is predicted once.
         string[] labels = ["a", "b", "c", "d"];
@@ -216,7 +216,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenEqualF1Scores_WhenAskingAUserBuiltReportForWorstClasses_ThenLowerRecallThenLabelOrdinalBreaksTheTie()
+    public void Given_equal_f_1_scores_When_asking_a_user_built_report_for_worst_classes_Then_lower_recall_then_label_ordinal_breaks_the_tie()
     {
         var report = new MetricReport
         {
@@ -247,7 +247,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenTiedProbabilities_WhenComputingTopK_ThenTheLowerClassIndexRanksFirst()
+    public void Given_tied_probabilities_When_computing_top_k_Then_the_lower_class_index_ranks_first()
     {
         string[] labels = ["a", "b", "c", "d"];
         Prediction[] predictions =
@@ -281,7 +281,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenAZeroProbabilityForTheTrueLabel_WhenComputingLogLoss_ThenItIsClampedToOneEMinusFifteen()
+    public void Given_a_zero_probability_for_the_true_label_When_computing_log_loss_Then_it_is_clamped_to_one_e_minus_fifteen()
     {
         string[] labels = ["a", "b"];
         Prediction[] predictions =
@@ -298,7 +298,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenRepeatedMistakes_WhenComputingErrors_ThenPairsAreRankedByCountThenTrueThenPredictedLabel()
+    public void Given_repeated_mistakes_When_computing_errors_Then_pairs_are_ranked_by_count_then_true_then_predicted_label()
     {
         var errors = Evaluator.ComputeErrors(ErrorLabels, ErrorCase);
 
@@ -310,7 +310,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenMistakes_WhenComputingErrors_ThenEachClassListsItsMostConfidentlyWrongImagesFirst()
+    public void Given_mistakes_When_computing_errors_Then_each_class_lists_its_most_confidently_wrong_images_first()
     {
         var errors = Evaluator.ComputeErrors(ErrorLabels, ErrorCase);
 
@@ -330,7 +330,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenMistakes_WhenComputingErrors_ThenAllHoldsOnlyErrorsMostConfidentFirst()
+    public void Given_mistakes_When_computing_errors_Then_all_holds_only_errors_most_confident_first()
     {
         var errors = Evaluator.ComputeErrors(ErrorLabels, ErrorCase);
 
@@ -341,7 +341,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenMorePairsThanRequested_WhenRenderingTheErrorTable_ThenOnlyTheTopPairsAreShownAndTheRestCounted()
+    public void Given_more_pairs_than_requested_When_rendering_the_error_table_Then_only_the_top_pairs_are_shown_and_the_rest_counted()
     {
         var table = Evaluator.ComputeErrors(ErrorLabels, ErrorCase).ToTable(maxPairs: 2);
         var rows = Rows(table);
@@ -357,7 +357,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenAMetricReport_WhenRenderingItsTable_ThenSummaryAveragesAndEveryClassArePrinted()
+    public void Given_a_metric_report_When_rendering_its_table_Then_summary_averages_and_every_class_are_printed()
     {
         var report = Evaluator.ComputeMetrics(Abc, NeverPredictedCase);
         var rows = Rows(report.ToTable());
@@ -374,7 +374,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenAnEmptyClassList_WhenComputingMetrics_ThenArgumentExceptionNamesTheProblem()
+    public void Given_an_empty_class_list_When_computing_metrics_Then_argument_exception_names_the_problem()
     {
         var exception = Assert.Throws<ArgumentException>(() => Evaluator.ComputeMetrics([], NeverPredictedCase));
 
@@ -383,7 +383,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenADuplicateClassLabel_WhenComputingMetrics_ThenArgumentExceptionNamesTheLabel()
+    public void Given_a_duplicate_class_label_When_computing_metrics_Then_argument_exception_names_the_label()
     {
         var exception = Assert.Throws<ArgumentException>(
             () => Evaluator.ComputeMetrics(["a", "b", "a"], [P("1.png", "a", "a", 1f, 0f, 0f)]));
@@ -395,7 +395,7 @@ public sealed class EvaluatorTests
     [Theory]
     [InlineData("zebra", "a", "true label 'zebra', which is not in the class list")]
     [InlineData("a", "zebra", "predicted label 'zebra', which is not in the class list")]
-    public void GivenALabelOutsideTheClassList_WhenComputingMetrics_ThenArgumentExceptionNamesTheLabel(string trueLabel, string predictedLabel, string expectedMessage)
+    public void Given_a_label_outside_the_class_list_When_computing_metrics_Then_argument_exception_names_the_label(string trueLabel, string predictedLabel, string expectedMessage)
     {
         Prediction[] predictions = [P("ok.png", "a", "a", 1f, 0f, 0f), P("bad.png", trueLabel, predictedLabel, 1f, 0f, 0f)];
 
@@ -407,7 +407,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenProbabilitiesOfTheWrongLength_WhenComputingMetrics_ThenArgumentExceptionGivesBothLengths()
+    public void Given_probabilities_of_the_wrong_length_When_computing_metrics_Then_argument_exception_gives_both_lengths()
     {
         var exception = Assert.Throws<ArgumentException>(
             () => Evaluator.ComputeMetrics(Abc, [P("short.png", "a", "a", 0.6f, 0.4f)]));
@@ -416,7 +416,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenNoPredictions_WhenComputingMetricsOrErrors_ThenArgumentExceptionSaysTheListIsEmpty()
+    public void Given_no_predictions_When_computing_metrics_or_errors_Then_argument_exception_says_the_list_is_empty()
     {
         var metrics = Assert.Throws<ArgumentException>(() => Evaluator.ComputeMetrics(Abc, []));
         var errors = Assert.Throws<ArgumentException>(() => Evaluator.ComputeErrors(Abc, []));
@@ -427,7 +427,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenSeveralProblems_WhenComputingErrors_ThenOneExceptionListsEveryProblem()
+    public void Given_several_problems_When_computing_errors_Then_one_exception_lists_every_problem()
     {
         Prediction[] predictions =
         [
@@ -445,7 +445,7 @@ public sealed class EvaluatorTests
     }
 
     [Fact]
-    public void GivenATopKBelowOne_WhenComputingMetrics_ThenArgumentOutOfRangeExceptionIsThrown()
+    public void Given_a_top_k_below_one_When_computing_metrics_Then_argument_out_of_range_exception_is_thrown()
     {
         var exception = Assert.Throws<ArgumentOutOfRangeException>(
             () => Evaluator.ComputeMetrics(Abc, NeverPredictedCase, topK: [1, 0]));

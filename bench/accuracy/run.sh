@@ -14,7 +14,7 @@ dotnet build bench/accuracy -c Release -v q --nologo >/dev/null
 exe=bench/accuracy/bin/Release/net10.0/Accuracy.dll
 lscpu | grep 'Model name' | sed 's/^/# /'
 for dataset in $datasets; do
-  for recipe in frozen frozen-best study-gap study-dense256 $(for b in $budgets; do echo "budget:$b"; done); do
+  for recipe in frozen frozen-best frozen-multi study-gap study-dense256 $(for b in $budgets; do echo "budget:$b"; done); do
     /usr/bin/time -f "{\"dataset\":\"$dataset\",\"recipe\":\"$recipe\",\"peakRssKb\":%M}" -a -o "$out.mem" dotnet "$exe" "$dataset" "$recipe" --out "$out"
   done
 done

@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Security.Cryptography;
-
 namespace PokeClassifier.Backbones.Onnx;
 
 /// <summary>
@@ -35,15 +32,7 @@ internal static class MultiLayerModel
         builder.AddNamedNode("Concat", prefix + "concat", [prefix + "output_flat", prefix + "stage_flat"], [OutputName], OnnxAttribute.Int("axis", 1));
         var length = spec.FeatureLength + channels;
         builder.AddOutput(OutputName, [OnnxDim.Batch, length]);
-        var bytes = builder.ToBytes();
-        var path = Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"{Convert.ToHexStringLower(SHA256.HashData(bytes))[..20]}.onnx"));
-        if (!File.Exists(path))
-        {
-            Directory.CreateDirectory(directory);
-            var temp = $"{path}.{Guid.NewGuid():N}.tmp";
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, path, overwrite: true);
-        }
+        var path = builder.SaveByContent(directory);
 
         return new BackboneSpec
         {

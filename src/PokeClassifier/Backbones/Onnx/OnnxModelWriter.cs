@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 
 namespace PokeClassifier.Backbones.Onnx;
@@ -315,16 +317,38 @@ internal sealed class OnnxGraphBuilder
         return model.ToArray();
     }
 
+    /// <summary>
+    /// Writes the model into <paramref name="directory"/> under a name made of <paramref name="namePrefix"/> and its content's hash,
+    /// unless that file is already there (the same bytes), through a temporary file; returns the path.
+    /// </summary>
+    public string SaveByContent(string directory, string namePrefix = "")
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        var bytes = ToBytes();
+        var path = Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"{namePrefix}{Convert.ToHexStringLower(SHA256.HashData(bytes))[..20]}.onnx"));
+        if (!File.Exists(path))
+        {
+            Write(path, bytes);
+        }
+
+        return path;
+    }
+
     /// <summary>Writes the model to <paramref name="path"/> through a temporary file, so readers never see half a model.</summary>
     public void Save(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        Write(path, ToBytes());
+    }
+
+    private static void Write(string path, byte[] bytes)
+    {
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         var temp = $"{full}.{Guid.NewGuid():N}.tmp";
         try
         {
-            File.WriteAllBytes(temp, ToBytes());
+            File.WriteAllBytes(temp, bytes);
             File.Move(temp, full, overwrite: true);
         }
         finally

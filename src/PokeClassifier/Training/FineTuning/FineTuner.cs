@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Security.Cryptography;
 using PokeClassifier.Backbones;
 using PokeClassifier.Backbones.Onnx;
 using PokeClassifier.Backbones.Torch;
@@ -334,17 +332,7 @@ internal static class FineTuner
     {
         var (builder, features, _) = OnnxPipelineWriter.Begin(graph, preprocessing, size, size, PixelInput, module.Nodes, module.ExportWeights());
         builder.AddOutput(features, [OnnxDim.Batch, .. featureShape.Select(d => (OnnxDim)d)]);
-        var bytes = builder.ToBytes();
-        var path = Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"{Convert.ToHexStringLower(SHA256.HashData(bytes))[..20]}.onnx"));
-        if (!File.Exists(path))
-        {
-            System.IO.Directory.CreateDirectory(directory);
-            var temp = $"{path}.{Guid.NewGuid():N}.tmp";
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, path, overwrite: true);
-        }
-
-        return path;
+        return builder.SaveByContent(directory);
     }
 }
 

@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Security.Cryptography;
 using PokeClassifier.Backbones;
 using PokeClassifier.Backbones.Onnx;
 using PokeClassifier.Backbones.Torch;
@@ -56,25 +54,16 @@ internal sealed class FrozenPrefix : IDisposable
             shape = module.RunPrefix(zeros(1, 3, size, size), cut)[frontier[0]].shape[1..];
         }
 
-        byte[] bytes;
+        string path;
         try
         {
             var (builder, _, _) = OnnxPipelineWriter.Begin(graph, preprocessing, size, size, PixelInput, module.Nodes.Take(cut).ToList());
             builder.AddOutput(frontier[0], [OnnxDim.Batch, .. shape.Select(d => (OnnxDim)checked((int)d))]);
-            bytes = builder.ToBytes();
+            path = builder.SaveByContent(directory, "frozen-");
         }
         catch (NotSupportedException)
         {
             return null;
-        }
-
-        var path = Path.Combine(directory, string.Create(CultureInfo.InvariantCulture, $"frozen-{Convert.ToHexStringLower(SHA256.HashData(bytes))[..20]}.onnx"));
-        if (!File.Exists(path))
-        {
-            Directory.CreateDirectory(directory);
-            var temp = $"{path}.{Guid.NewGuid():N}.tmp";
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, path, overwrite: true);
         }
 
         var length = checked((int)shape.Aggregate(1L, (a, d) => a * d));

@@ -30,6 +30,8 @@ internal static class ProbeActivations
         var batch = I("--batch", 64);
         var crop = I("--crop", 14);
         var threads = I("--threads", 2);
+        var averageFrom = I("--average-from", 0);
+        var mixup = D("--mixup", 0);
 
         TorchRuntime.EnsureInitialized(threads);
         var dataset = ImageDataset.FromFolder(data);
@@ -95,6 +97,9 @@ internal static class ProbeActivations
         var warmSteps = stepsPerEpoch / 2;
         var step = 0;
         var h = trainA.shape[2];
+        var trained = bbParams.Concat(headParams).ToArray();
+        Tensor[]? average = null;
+        var averaged = 0;
         for (var epoch = 1; epoch <= epochs; epoch++)
         {
             var ew = Stopwatch.StartNew();
@@ -124,8 +129,21 @@ internal static class ProbeActivations
 
                 var x = stack(rows);
                 var y = tensor(idx.Select(i => (long)trainImages.Labels[(int)i]).ToArray());
-                var logits = head.call(module.RunSuffix(new Dictionary<string, Tensor> { [frontier] = x }, cut));
-                var loss = ClassificationLoss.Mean(logits, y, smoothing, null);
+                Tensor loss;
+                if (mixup > 0)
+                {
+                    var lambda = Beta(random, mixup);
+                    var perm = tensor(Enumerable.Range(0, idx.Length).OrderBy(_ => random.Next()).Select(i => (long)i).ToArray());
+                    var mixed = x * lambda + x.index_select(0, perm) * (1 - lambda);
+                    var logits = head.call(module.RunSuffix(new Dictionary<string, Tensor> { [frontier] = mixed }, cut));
+                    loss = ClassificationLoss.Mean(logits, y, smoothing, null) * lambda + ClassificationLoss.Mean(logits, y.index_select(0, perm), smoothing, null) * (1 - lambda);
+                }
+                else
+                {
+                    var logits = head.call(module.RunSuffix(new Dictionary<string, Tensor> { [frontier] = x }, cut));
+                    loss = ClassificationLoss.Mean(logits, y, smoothing, null);
+                }
+
                 opt.ZeroGrad(); loss.backward(); opt.Step();
                 lossSum += loss.item<float>() * idx.Length;
                 step++;
@@ -133,8 +151,65 @@ internal static class ProbeActivations
 
             var trainSec = ew.Elapsed.TotalSeconds;
             var f1 = Evaluate(module, head, cut, frontier, testA, testB, testImages.Labels);
-            Console.WriteLine($"epoch {epoch}: loss {lossSum / trainImages.Count:F4} test macro-F1 {f1:F4}  train {trainSec:F0} s ({1000 * trainSec / trainImages.Count:F1} ms/img) eval {ew.Elapsed.TotalSeconds - trainSec:F0} s  total {watch.Elapsed.TotalSeconds:F0} s  rss {Environment.WorkingSet >> 20} MB");
+            var averageText = "";
+            if (averageFrom > 0 && epoch >= averageFrom)
+            {
+                using (no_grad())
+                {
+                    averaged++;
+                    average ??= trained.Select(p => zeros_like(p)).ToArray();
+                    for (var k = 0; k < trained.Length; k++)
+                    {
+                        average[k].add_((trained[k] - average[k]) / averaged);
+                    }
+
+                    var current = trained.Select(p => p.clone()).ToArray();
+                    for (var k = 0; k < trained.Length; k++)
+                    {
+                        trained[k].copy_(average[k]);
+                    }
+
+                    averageText = $" average of {averaged} F1 {Evaluate(module, head, cut, frontier, testA, testB, testImages.Labels):F4}";
+                    for (var k = 0; k < trained.Length; k++)
+                    {
+                        trained[k].copy_(current[k]);
+                        current[k].Dispose();
+                    }
+                }
+            }
+
+            Console.WriteLine($"epoch {epoch}: loss {lossSum / trainImages.Count:F4} test macro-F1 {f1:F4}{averageText}  train {trainSec:F0} s ({1000 * trainSec / trainImages.Count:F1} ms/img) eval {ew.Elapsed.TotalSeconds - trainSec:F0} s  total {watch.Elapsed.TotalSeconds:F0} s  rss {Environment.WorkingSet >> 20} MB");
         }
+    }
+
+    private static float Beta(Random random, double alpha)
+    {
+        // Beta(alpha, alpha) from two gamma draws (Marsaglia-Tsang needs alpha >= 1: boost and scale).
+        double Gamma(double a)
+        {
+            var boost = a < 1 ? Math.Pow(random.NextDouble(), 1 / a) : 1;
+            var d = (a < 1 ? a + 1 : a) - 1.0 / 3;
+            var c = 1 / Math.Sqrt(9 * d);
+            while (true)
+            {
+                double x, v;
+                do
+                {
+                    x = Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());
+                    v = 1 + c * x;
+                }
+                while (v <= 0);
+                v = v * v * v;
+                if (Math.Log(1 - random.NextDouble()) < 0.5 * x * x + d - d * v + d * Math.Log(v))
+                {
+                    return d * v * boost;
+                }
+            }
+        }
+
+        var g1 = Gamma(alpha);
+        var g2 = Gamma(alpha);
+        return (float)(g1 / (g1 + g2));
     }
 
     private static IEnumerable<long[]> Batches(int count, int batch, Random random)

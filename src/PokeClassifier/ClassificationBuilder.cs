@@ -302,7 +302,7 @@ public sealed record ClassificationBuilder
             return (this, null);
         }
 
-        var validationShare = split.Validation.Count > 0 ? split.Validation.Count : (int)(split.Train.Count * TrainingOptions.RecommendedFineTune.ValidationFraction);
+        var validationShare = split.Validation.Count > 0 ? split.Validation.Count : (int)(split.Train.Count * TrainingOptions.RecommendedCachedFineTune.ValidationFraction);
         var plan = await BudgetPlanner.PlanAsync(
             backbone, split.Train.Count - (split.Validation.Count > 0 ? 0 : validationShare), validationShare, split.Test.Count, split.Train, Featurizer, budget, elapsed, Environment.ProcessorCount, cancellationToken).ConfigureAwait(false);
         return (this with { Head = plan.Head, Featurizer = Featurizer with { FlipAveraging = plan.FlipAveraging } }, plan);

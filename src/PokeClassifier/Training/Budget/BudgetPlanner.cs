@@ -115,7 +115,6 @@ internal static class BudgetPlanner
         {
             Epochs = epochs,
             Schedule = LearningRateSchedule.WarmupCosine(Math.Min(0.2, 0.5 / epochs)),
-            EarlyStopping = new EarlyStoppingOptions { Monitor = TrainingMetric.ValidationMacroF1, Patience = Math.Max(3, epochs) },
             TimeLimit = limit is { } l && l > TimeSpan.Zero ? l : null,
         };
     }

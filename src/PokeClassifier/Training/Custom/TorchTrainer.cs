@@ -187,6 +187,13 @@ internal static class TorchTrainer
             list.Add(early);
         }
 
+        if (options.WeightAveraging is { } averaging)
+        {
+            var average = new WeightAveragingCallback(averaging);
+            owned.Add(average);
+            list.Add(average);
+        }
+
         if (options.ReduceOnPlateau is { } plateau)
         {
             list.Add(new ReduceOnPlateauCallback(plateau, validation is not null, options.LearningRate));
@@ -278,7 +285,8 @@ internal static class TorchTrainer
     {
         var epochs = state.History.Count;
         var kept = state.RestoredEpoch ?? state.History[^1].Epoch;
-        var weights = state.RestoredEpoch is { } restored ? $"restored epoch {restored}'s weights" : $"kept epoch {kept}'s weights";
+        var weights = state.AveragedFromEpoch is { } from ? $"weights averaged over epochs {from}-{kept}"
+            : state.RestoredEpoch is { } restored ? $"restored epoch {restored}'s weights" : $"kept epoch {kept}'s weights";
         string reason;
         if (state.StopReason is { } stop)
         {
@@ -290,13 +298,14 @@ internal static class TorchTrainer
         }
         else
         {
-            reason = $"Trained all {epochs} epoch(s){(options.EarlyStopping is null ? string.Empty : " (early stopping was off: no validation set)")}.";
+            reason = $"Trained all {epochs} epoch(s){(options.EarlyStopping is null ? string.Empty : " (early stopping was off: no validation set)")}{(state.AveragedFromEpoch is null ? string.Empty : $"; {weights}")}.";
         }
 
         return new TrainingSummary
         {
             History = state.History.ToArray(),
             KeptEpoch = kept,
+            AveragedFromEpoch = state.AveragedFromEpoch,
             BestEpoch = state.BestEpoch,
             StoppedEarly = state.StoppedEarly,
             StopReason = reason,

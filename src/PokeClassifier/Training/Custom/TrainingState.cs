@@ -108,6 +108,9 @@ public sealed class TrainingState
     /// <summary>A sentence for the summary from the callbacks that have something to say (early stopping's best epoch).</summary>
     internal string? Remark { get; set; }
 
+    /// <summary>Set by weight averaging: the first epoch whose weights entered the mean the model now holds (the last is the last epoch run).</summary>
+    internal int? AveragedFromEpoch { get; set; }
+
     /// <summary>The first group's rate at the epoch's first step (the history's learning rate).</summary>
     internal double FirstLearningRate { get; set; }
 

@@ -15,6 +15,12 @@ public sealed record TrainingSummary
     /// </summary>
     public required int KeptEpoch { get; init; }
 
+    /// <summary>
+    /// With <see cref="TrainingOptions.WeightAveraging"/>: the first epoch whose end-of-epoch weights entered the mean the model holds
+    /// (the last is <see cref="KeptEpoch"/>); <see langword="null"/> when the model holds one epoch's weights.
+    /// </summary>
+    public int? AveragedFromEpoch { get; init; }
+
     /// <summary>The best epoch by the early-stopping metric; <see langword="null"/> without early stopping.</summary>
     public int? BestEpoch { get; init; }
 

@@ -65,6 +65,37 @@ public sealed class TrainingCallbackTests
     }
 
     [Fact]
+    public void Given_weight_averaging_over_the_second_half_When_training_6_epochs_Then_the_model_holds_the_mean_of_epochs_3_to_6()
+    {
+        var data = Clusters.Make(4, 40, [16], seed: 1);
+        using var model = HeadNetwork.Build(new CustomHeadOptions { Kind = CustomHeadKind.Mlp, HiddenSizes = [8] }, data.Shape, 4, seed: 2);
+        var recorder = new WeightsPerEpoch();
+        var options = TrainingOptions.Recommended with { Epochs = 6, EarlyStopping = null, WeightAveraging = new WeightAveragingOptions(), Callbacks = [recorder] };
+
+        var summary = TorchTrainer.Train(model, data.Source(), null, data.Classes, options, seed: 1);
+
+        var expected = Enumerable.Range(0, recorder.Epochs[0].Length).Select(i => recorder.Epochs.Skip(2).Average(w => w[i])).ToArray();
+        var actual = Weights(model);
+        Assert.Equal(6, recorder.Epochs.Count);
+        Assert.All(expected.Zip(actual), p => Assert.Equal(p.First, p.Second, 1e-5));
+        Assert.NotEqual(recorder.Epochs[^1], actual);
+        Assert.Equal(3, summary.AveragedFromEpoch);
+        Assert.Equal(6, summary.KeptEpoch);
+        Assert.Contains("weights averaged over epochs 3-6", summary.StopReason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Given_weight_averaging_and_restore_best_together_When_validating_Then_one_error_says_to_turn_one_off()
+    {
+        var options = TrainingOptions.Recommended with { WeightAveraging = new WeightAveragingOptions { StartFraction = 1.5 } };
+
+        var error = Assert.Throws<ArgumentException>(options.Validate);
+
+        Assert.Contains("StartFraction must be at least 0 and below 1 (was 1.5)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("both choose the final weights", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Given_a_checkpoint_of_another_run_When_resuming_Then_a_clear_error_names_the_file()
     {
         var train = Clusters.Make(3, 20, [8], seed: 3);
@@ -156,6 +187,13 @@ public sealed class TrainingCallbackTests
             Batches++;
             Thread.Sleep(delay);
         }
+    }
+
+    private sealed class WeightsPerEpoch : ITrainingCallback
+    {
+        public List<float[]> Epochs { get; } = [];
+
+        public void OnEpochEnded(TrainingState state) => Epochs.Add(Weights(state.Model));
     }
 
     private sealed class CrashAfter(int epoch) : ITrainingCallback

@@ -1,0 +1,81 @@
+using static TorchSharp.torch;
+
+namespace PokeClassifier.Training;
+
+/// <summary>
+/// Keeps the running mean of the model's parameters and floating-point buffers over the epochs <see cref="WeightAveragingOptions"/>
+/// names and puts it into the model when training ends (also when it stops early or at a time limit, once one epoch was averaged).
+/// </summary>
+internal sealed class WeightAveragingCallback(WeightAveragingOptions options) : ITrainingCallback, ICheckpointedCallback, IDisposable
+{
+    private Dictionary<string, Tensor>? _average;
+    private int _count;
+    private int _first;
+
+    public string Name => "weight-averaging";
+
+    public void OnEpochEnded(TrainingState state)
+    {
+        if (state.Epoch < options.FirstEpoch(state.Epochs))
+        {
+            return;
+        }
+
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        if (_average is null)
+        {
+            _average = ModelSnapshot.Take(state.Model);
+            _count = 1;
+            _first = state.Epoch;
+            return;
+        }
+
+        _count++;
+        foreach (var (name, value) in state.Model.state_dict())
+        {
+            var mean = _average[name];
+            if (mean.is_floating_point())
+            {
+                mean.add_((value - mean) / _count);
+            }
+            else
+            {
+                mean.copy_(value);
+            }
+        }
+    }
+
+    public void OnTrainingEnded(TrainingState state)
+    {
+        if (_average is null || _count < 2)
+        {
+            return;
+        }
+
+        ModelSnapshot.Restore(state.Model, _average);
+        state.RestoredEpoch = null;
+        state.AveragedFromEpoch = _first;
+    }
+
+    public void Write(BinaryWriter writer)
+    {
+        writer.Write(_count);
+        writer.Write(_first);
+        ModelSnapshot.Write(writer, _average);
+    }
+
+    public void Read(BinaryReader reader)
+    {
+        _count = reader.ReadInt32();
+        _first = reader.ReadInt32();
+        ModelSnapshot.Dispose(_average);
+        _average = ModelSnapshot.Read(reader);
+    }
+
+    public void Dispose()
+    {
+        ModelSnapshot.Dispose(_average);
+        _average = null;
+    }
+}

@@ -102,7 +102,7 @@ public sealed partial class ImageFeaturizer
                             continue;
                         }
 
-                        var tensor = Prepare(ImageDecoder.DecodeRgba(bytes, path, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels));
+                        var tensor = Prepare(bytes, path);
                         await tensors.Writer.WriteAsync((index, path, hash, tensor, done), token).ConfigureAwait(false);
                     }
                     catch (InvalidImageException e)

@@ -17,6 +17,7 @@ namespace PokeClassifier.Features;
 public sealed partial class ImageFeaturizer : IDisposable
 {
     private readonly Preprocessor _preprocessor;
+    private readonly ConcurrentBag<float[]> _tensors = [];
     private readonly FeaturizerOptions _options;
     private readonly SemaphoreSlim _calibrating = new(1, 1);
     private IBackboneEngine? _backbone;
@@ -166,7 +167,7 @@ public sealed partial class ImageFeaturizer : IDisposable
                             return;
                         }
 
-                        var tensor = Prepare(ImageDecoder.DecodeRgba(bytes, item.Path, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels));
+                        var tensor = Prepare(bytes, item.Path);
                         await channel.Writer.WriteAsync((i, hash, tensor), ct).ConfigureAwait(false);
                     }
                     catch (InvalidImageException e)
@@ -245,7 +246,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(imageBytes);
         _ = Engine;
-        return Run(Prepare(ImageDecoder.DecodeRgba(imageBytes, name, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels)), cancellationToken);
+        return Run(Prepare(imageBytes, name), cancellationToken);
     }
 
     /// <summary>Features of one image file (not cached).</summary>
@@ -263,19 +264,29 @@ public sealed partial class ImageFeaturizer : IDisposable
     }
 
     /// <summary>The backbone's input tensor of a decoded image, and of its mirror image when <see cref="FeaturizerOptions.FlipAveraging"/> is on.</summary>
-    private float[][] Prepare(byte[] rgba)
+    /// <remarks>
+    /// The preprocessing reads the decoded bitmap's own pixels (no copy of them), and the input tensors come from a small pool that
+    /// <see cref="Run(float[][], CancellationToken)"/> refills: at 224 px a tensor is 600 KB, so allocating one per image puts every
+    /// image on the large-object heap and costs a full collection every few images.
+    /// </remarks>
+    /// <exception cref="InvalidImageException">The bytes are not a usable image.</exception>
+    private float[][] Prepare(byte[] bytes, string path)
     {
-        var tensor = new float[_preprocessor.TensorLength];
+        using var bitmap = ImageDecoder.Decode(bytes, path, Backbone.InputWidth, Backbone.InputHeight, _options.MaxDecodePixels);
+        var rgba = bitmap.GetPixelSpan();
+        var tensor = RentTensor();
         _preprocessor.Fill(rgba, tensor);
         if (!_options.FlipAveraging)
         {
             return [tensor];
         }
 
-        var mirrored = new float[_preprocessor.TensorLength];
-        _preprocessor.Fill(Mirror(rgba, Backbone.InputWidth, Backbone.InputHeight), mirrored);
+        var mirrored = RentTensor();
+        _preprocessor.Fill(Mirror(rgba.ToArray(), Backbone.InputWidth, Backbone.InputHeight), mirrored);
         return [tensor, mirrored];
     }
+
+    private float[] RentTensor() => _tensors.TryTake(out var tensor) ? tensor : new float[_preprocessor.TensorLength];
 
     /// <summary>The features of each view, averaged.</summary>
     private float[] Run(float[][] views, CancellationToken cancellationToken)
@@ -289,6 +300,12 @@ public sealed partial class ImageFeaturizer : IDisposable
             {
                 output[k] += other[k];
             }
+        }
+
+        // Back to the pool once run; the pool never holds more than the tensors in flight at once (bounded channels).
+        foreach (var view in views)
+        {
+            _tensors.Add(view);
         }
 
         if (views.Length > 1)

@@ -111,6 +111,17 @@ internal sealed class OnnxBackbone : IBackboneEngine
     /// <summary>Runs one image tensor; cancellation also terminates a run in progress.</summary>
     public float[] Run(float[] tensor, CancellationToken cancellationToken)
     {
+        var output = new float[Spec.FeatureLength];
+        RunInto(tensor, output, cancellationToken);
+        return output;
+    }
+
+    /// <summary>Runs one image tensor into <paramref name="output"/> (of the backbone's feature length).</summary>
+    /// <param name="tensor">The input tensor, 3 x height x width.</param>
+    /// <param name="output">Receives the features.</param>
+    /// <param name="cancellationToken">Stops the run.</param>
+    public void RunInto(float[] tensor, Span<float> output, CancellationToken cancellationToken)
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _available.Wait(cancellationToken);
         _idle.TryTake(out var session);
@@ -122,7 +133,13 @@ internal sealed class OnnxBackbone : IBackboneEngine
             try
             {
                 using var results = session!.Run(runOptions, [Spec.InputName], [value], [Spec.OutputName]);
-                return results[0].GetTensorDataAsSpan<float>().ToArray();
+                var features = results[0].GetTensorDataAsSpan<float>();
+                if (features.Length != output.Length)
+                {
+                    throw new InvalidOperationException($"Backbone '{Spec.Name}' returned {features.Length} values where {output.Length} were expected.");
+                }
+
+                features.CopyTo(output);
             }
             catch (OnnxRuntimeException) when (cancellationToken.IsCancellationRequested)
             {

@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using Microsoft.ML.OnnxRuntime;
 
 namespace PokeClassifier.Backbones;
@@ -56,26 +58,46 @@ internal sealed class Preprocessor
     internal float[]? MeanImage => _meanImage;
 
     /// <summary>Writes the tensor for one image (RGBA, Width x Height) into <paramref name="tensor"/>.</summary>
+    /// <remarks>
+    /// Vectorised: each pixel is read as one little-endian 32-bit word, its channel shifted and masked out eight (AVX2) or sixteen
+    /// (AVX-512) pixels at a time; the arithmetic is the scalar loop's, operation for operation (no fused multiply-add), so the
+    /// result is bit-identical to it.
+    /// </remarks>
     public void Fill(ReadOnlySpan<byte> rgba, Span<float> tensor)
     {
         var plane = Width * Height;
+        var pixels = BitConverter.IsLittleEndian ? MemoryMarshal.Cast<byte, uint>(rgba[..(plane * 4)]) : default;
+        var lanes = Vector<uint>.Count;
+        var mask = new Vector<uint>(0xFF);
         for (var c = 0; c < 3; c++)
         {
             var src = _sourcePlane[c];
             float scale = _scale[c], offset = _offset[c];
             var dst = tensor.Slice(c * plane, plane);
-            for (var i = 0; i < plane; i++)
+            var mean = _meanImage is null ? default : _meanImage.AsSpan(c * plane, plane);
+            var i = 0;
+            if (BitConverter.IsLittleEndian && Vector.IsHardwareAccelerated)
             {
-                dst[i] = (rgba[(i * 4) + src] * scale) + offset;
+                var shift = 8 * src;
+                var vScale = new Vector<float>(scale);
+                var vOffset = new Vector<float>(offset);
+                for (; i <= plane - lanes; i += lanes)
+                {
+                    var channel = Vector.ConvertToSingle(Vector.AsVectorInt32(Vector.ShiftRightLogical(new Vector<uint>(pixels[i..]), shift) & mask));
+                    var value = (channel * vScale) + vOffset;
+                    if (_meanImage is not null)
+                    {
+                        value -= new Vector<float>(mean[i..]);
+                    }
+
+                    value.CopyTo(dst[i..]);
+                }
             }
 
-            if (_meanImage is not null)
+            for (; i < plane; i++)
             {
-                var mean = _meanImage.AsSpan(c * plane, plane);
-                for (var i = 0; i < plane; i++)
-                {
-                    dst[i] -= mean[i];
-                }
+                var value = (rgba[(i * 4) + src] * scale) + offset;
+                dst[i] = _meanImage is null ? value : value - mean[i];
             }
         }
     }

@@ -65,7 +65,8 @@ internal sealed class FineTuneImages
             {
                 var bytes = File.ReadAllBytes(item.Path);
                 hashes[i] = Convert.ToHexStringLower(SHA256.HashData(bytes));
-                pixels[i] = ToPlanes(ImageDecoder.DecodeRgba(bytes, item.Path, size, size, maxDecodePixels), size);
+                using var bitmap = ImageDecoder.Decode(bytes, item.Path, size, size, maxDecodePixels);
+                pixels[i] = ToPlanes(bitmap.GetPixelSpan(), size);
             }
             catch (InvalidImageException e)
             {
@@ -94,7 +95,7 @@ internal sealed class FineTuneImages
             failed.OrderBy(f => f.Index).Select(f => f.File).ToArray());
     }
 
-    private static byte[] ToPlanes(byte[] rgba, int size)
+    private static byte[] ToPlanes(ReadOnlySpan<byte> rgba, int size)
     {
         var plane = size * size;
         var planes = new byte[3 * plane];

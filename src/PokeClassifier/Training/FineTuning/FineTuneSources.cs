@@ -123,12 +123,22 @@ internal sealed class ActivationBatchSource : IBatchSource, IDisposable
                 cache?.Write(identities[r / images.Count], images.Hashes[r % images.Count], values);
             }
 
-            if (prefix is not null)
+            if (prefix is not null && missing.Count > 0)
             {
-                Parallel.ForEach(missing, new ParallelOptions { MaxDegreeOfParallelism = prefix.Parallelism, CancellationToken = cancellationToken }, r =>
-                    Store(r, prefix.Run(images.Pixels[r % images.Count], mirrored: r >= images.Count, cancellationToken)));
+                // Each worker reuses its own input and output buffers from row to row.
+                Parallel.ForEach(
+                    missing,
+                    new ParallelOptions { MaxDegreeOfParallelism = prefix.Parallelism, CancellationToken = cancellationToken },
+                    () => (Input: new float[images.Pixels[0].Length], Output: new float[rowLength]),
+                    (r, _, buffers) =>
+                    {
+                        prefix.Run(images.Pixels[r % images.Count], mirrored: r >= images.Count, buffers.Input, buffers.Output, cancellationToken);
+                        Store(r, buffers.Output);
+                        return buffers;
+                    },
+                    _ => { });
             }
-            else
+            else if (prefix is null)
             {
                 RunInTorch(images, tensorizer, module, cut, frontier, missing, Store, cancellationToken);
             }

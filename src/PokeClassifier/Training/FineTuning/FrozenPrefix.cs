@@ -83,9 +83,14 @@ internal sealed class FrozenPrefix : IDisposable
     }
 
     /// <summary>The activations of one image given as RGB planes [3, Size, Size] (values 0..255), or of its mirror image.</summary>
-    public float[] Run(byte[] planes, bool mirrored, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs one image (its planes as bytes, mirrored or not) into <paramref name="output"/>, using <paramref name="input"/> (of the planes'
+    /// length) as the input tensor: both are the caller's, reused from row to row, so the frozen pass allocates no large arrays
+    /// per row (at 288 px a row would put 1.2 MB on the large-object heap, and the process's peak would depend on when the
+    /// collector runs).
+    /// </summary>
+    public void Run(byte[] planes, bool mirrored, float[] input, Span<float> output, CancellationToken cancellationToken)
     {
-        var input = new float[planes.Length];
         var size = Size;
         for (var row = 0; row < planes.Length / size; row++)
         {
@@ -96,7 +101,7 @@ internal sealed class FrozenPrefix : IDisposable
             }
         }
 
-        return _engine.Run(input, cancellationToken);
+        _engine.RunInto(input, output, cancellationToken);
     }
 
     public void Dispose() => _engine.Dispose();

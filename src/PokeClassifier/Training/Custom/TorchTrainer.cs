@@ -173,7 +173,7 @@ internal static class TorchTrainer
         }
     }
 
-    /// <summary>The callbacks the options ask for, in order (restore-best before the checkpoint that saves its state), then the user's.</summary>
+    /// <summary>The callbacks the options ask for, in order (the checkpoint after the callbacks whose state it saves), then the user's.</summary>
     private static (IReadOnlyList<ITrainingCallback> Callbacks, IReadOnlyList<IDisposable> Owned) BuiltInCallbacks(
         TrainingOptions options, TrainingState state, IReadOnlyList<ParameterGroup> groups, IReadOnlyList<string> classes, IBatchSource train, IBatchSource? validation,
         TrainerHooks? hooks, IProgress<TrainingProgress>? progress)
@@ -217,7 +217,9 @@ internal static class TorchTrainer
         if (options.CheckpointPath is { } path)
         {
             var fingerprint = Fingerprint(options, state, groups, classes, train, validation);
-            list.Insert(0, new CheckpointCallback(path, options.Resume, fingerprint, list.OfType<ICheckpointedCallback>().ToArray()));
+            // After the callbacks whose state it saves: at the end of an epoch they have taken it in (the best epoch so far, the
+            // running average) before it is written; its load before the first epoch comes before any of theirs is used.
+            list.Add(new CheckpointCallback(path, options.Resume, fingerprint, list.OfType<ICheckpointedCallback>().ToArray()));
         }
 
         list.AddRange(options.Callbacks);

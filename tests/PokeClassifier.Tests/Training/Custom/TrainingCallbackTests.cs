@@ -85,6 +85,26 @@ public sealed class TrainingCallbackTests
     }
 
     [Fact]
+    public void Given_weight_averaging_When_a_run_interrupted_inside_the_averaged_epochs_is_resumed_Then_its_final_weights_equal_an_uninterrupted_run()
+    {
+        var train = Clusters.Make(5, 60, [24], seed: 3);
+        var options = TrainingOptions.Recommended with { Epochs = 6, EarlyStopping = null, WeightAveraging = new WeightAveragingOptions() };
+        var head = new CustomHeadOptions { Kind = CustomHeadKind.Mlp, HiddenSizes = [32] };
+        using var reference = HeadNetwork.Build(head, train.Shape, 5, seed: 9);
+        TorchTrainer.Train(reference, train.Source(), null, train.Classes, options, seed: 11);
+
+        var checkpoint = Path.Combine(TestImages.NewTempDir("checkpoint"), "run.ckpt");
+        using var interrupted = HeadNetwork.Build(head, train.Shape, 5, seed: 9);
+        Assert.Throws<OperationCanceledException>(() => TorchTrainer.Train(
+            interrupted, train.Source(), null, train.Classes, options with { CheckpointPath = checkpoint, Callbacks = [new CrashAfter(4)] }, seed: 11));
+        using var resumed = HeadNetwork.Build(head, train.Shape, 5, seed: 9);
+        var summary = TorchTrainer.Train(resumed, train.Source(), null, train.Classes, options with { CheckpointPath = checkpoint, Resume = true }, seed: 11);
+
+        Assert.Equal(3, summary.AveragedFromEpoch);
+        Assert.Equal(Weights(reference), Weights(resumed));
+    }
+
+    [Fact]
     public void Given_weight_averaging_and_restore_best_together_When_validating_Then_one_error_says_to_turn_one_off()
     {
         var options = TrainingOptions.Recommended with { WeightAveraging = new WeightAveragingOptions { StartFraction = 1.5 } };

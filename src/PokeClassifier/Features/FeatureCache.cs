@@ -91,27 +91,35 @@ public sealed class FeatureCache
         var path = EntryPath(backboneKey, contentHash);
         var dir = Path.GetDirectoryName(path)!;
         System.IO.Directory.CreateDirectory(dir);
+        // The header and the features are written from where they are (no copy of an entry: activations of fine-tuning rows are
+        // hundreds of kilobytes, and a buffer per row would churn the large-object heap).
         var payload = MemoryMarshal.AsBytes(features);
-        var bytes = new byte[HeaderBytes + payload.Length];
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes, Magic);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4), Version);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), features.Length);
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(12), Checksum(payload));
-        payload.CopyTo(bytes.AsSpan(HeaderBytes));
+        Span<byte> header = stackalloc byte[HeaderBytes];
+        BinaryPrimitives.WriteUInt32LittleEndian(header, Magic);
+        BinaryPrimitives.WriteInt32LittleEndian(header[4..], Version);
+        BinaryPrimitives.WriteInt32LittleEndian(header[8..], features.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[12..], Checksum(payload));
         var temp = Path.Combine(dir, $".{contentHash}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        WriteAtomically(temp, path, bytes);
+        WriteAtomically(temp, path, header, payload);
     }
 
     /// <summary>Writes <paramref name="bytes"/> to <paramref name="temp"/> and renames it to <paramref name="path"/>; on any failure
     /// (a full disk, a folder made read-only) the temporary file is removed and the error rethrown.</summary>
-    private static void WriteAtomically(string temp, string path, ReadOnlySpan<byte> bytes)
+    private static void WriteAtomically(string temp, string path, ReadOnlySpan<byte> bytes) => WriteAtomically(temp, path, bytes, []);
+
+    /// <summary>As above, with the file's bytes given in two parts, written one after the other.</summary>
+    private static void WriteAtomically(string temp, string path, ReadOnlySpan<byte> first, ReadOnlySpan<byte> second)
     {
         try
         {
             // Unbuffered: a full disk fails the write itself, not a later flush that would fail again when the stream is disposed.
             using (var handle = File.OpenHandle(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
             {
-                RandomAccess.Write(handle, bytes, 0);
+                RandomAccess.Write(handle, first, 0);
+                if (!second.IsEmpty)
+                {
+                    RandomAccess.Write(handle, second, first.Length);
+                }
             }
 
             File.Move(temp, path, overwrite: true);

@@ -7,8 +7,8 @@ namespace PokeClassifier.Training;
 internal static class TrainingStateTorch
 {
     /// <summary>The network the loop trains.</summary>
-    public static Module<Tensor, Tensor> Network(this TrainingState state) => (Module<Tensor, Tensor>)state.Network();
+    public static Module<Tensor, Tensor> Network(this TrainingState state) => (Module<Tensor, Tensor>)state.Model;
 
     /// <summary>The loop's optimizer.</summary>
-    public static AdamOptimizer Adam(this TrainingState state) => (AdamOptimizer)state.Adam();
+    public static AdamOptimizer Adam(this TrainingState state) => (AdamOptimizer)state.Optimizer;
 }

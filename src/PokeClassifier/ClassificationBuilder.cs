@@ -303,7 +303,7 @@ public sealed record ClassificationBuilder
         }
 
         var validationShare = split.Validation.Count > 0 ? split.Validation.Count : (int)(split.Train.Count * TrainingOptions.RecommendedCachedFineTune.ValidationFraction);
-        var plan = await BudgetPlanner.PlanAsync(
+        var plan = await TorchSharpPackage.Require("A time budget (WithTimeBudget, --time-budget)").PlanBudgetAsync(
             backbone, split.Train.Count - (split.Validation.Count > 0 ? 0 : validationShare), validationShare, split.Test.Count, split.Train, Featurizer, budget, elapsed, Environment.ProcessorCount, cancellationToken).ConfigureAwait(false);
         return (this with { Head = plan.Head, Featurizer = Featurizer with { FlipAveraging = plan.FlipAveraging } }, plan);
     }

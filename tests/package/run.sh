@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Package checks: packs PokeClassifier into a temporary local feed, then
-#   A. quick start from the package: a fresh console project outside the repo references PokeClassifier from that feed, runs
-#      samples/QuickStart/Program.cs on 4 classes of drawn images (tests/CacheProbe draw), and must print an accuracy line, write model.zip and get
-#      bin/.../DnnImageModels/ResNet18Onnx/ResNet18.onnx through the package's build props;
+# Package checks: packs PokeClassifier and PokeClassifier.TorchSharp into a temporary local feed, then
+#   A. quick start from the core package: a fresh console project outside the repo references PokeClassifier (only) from that
+#      feed, runs samples/QuickStart/Program.cs on 4 classes of drawn images (tests/CacheProbe draw), and must print an accuracy
+#      line, write model.zip, get bin/.../DnnImageModels/ResNet18Onnx/ResNet18.onnx through the package's build props, and resolve
+#      no TorchSharp, libtorch, TorchVision or PyBridge;
 #   B. ML.NET only: a second fresh project referencing only ML.NET packages loads check A's model.zip with MLContext.Model.Load
-#      and must predict the same labels as the library did for the same images.
+#      and must predict the same labels as the library did for the same images;
+#   C. TorchSharp: a fresh project referencing PokeClassifier, PokeClassifier.TorchSharp and TorchSharp-cpu trains a TorchSharp
+#      head on the same images, saves and reloads it; the package's build props must have patched the output's libLibTorchSharp.so
+#      where the system needs it;
+#   D. core without TorchSharp: check A's project asks for TorchSharp features (check C's model, a custom head, fine-tuning, a
+#      time budget, a torchvision and a TorchSharp backbone) and must get one line naming PokeClassifier.TorchSharp for each.
 # Usage: tests/package/run.sh   (keep temp dirs: KEEP_TMP=1)
 # Prints `package: N passed, M failed` last; exits non-zero on any failure.
 set -uo pipefail
@@ -40,10 +46,15 @@ finish() {
     fi
   fi
   # The consumers' restores extracted this run's unique version into the global packages folder; remove it.
-  if [[ -n "${PKG_CACHE:-}" && -n "${VERSION:-}" && -d "$PKG_CACHE/pokeclassifier/$VERSION" ]]; then
-    rm -rf "${PKG_CACHE:?}/pokeclassifier/$VERSION"
-  fi
-  rm -f "$ROOT/src/PokeClassifier/obj/Release/PokeClassifier.${VERSION:-none}.nuspec" "$ROOT/src/PokeClassifier/obj/Release/PokeClassifier.${VERSION:-none}.symbols.nuspec"
+  local id
+  for id in pokeclassifier pokeclassifier.torchsharp; do
+    if [[ -n "${PKG_CACHE:-}" && -n "${VERSION:-}" && -d "$PKG_CACHE/$id/$VERSION" ]]; then
+      rm -rf "${PKG_CACHE:?}/$id/$VERSION"
+    fi
+  done
+  for id in PokeClassifier PokeClassifier.TorchSharp; do
+    rm -f "$ROOT/src/$id/obj/Release/$id.${VERSION:-none}.nuspec" "$ROOT/src/$id/obj/Release/$id.${VERSION:-none}.symbols.nuspec"
+  done
   exit "$rc"
 }
 trap finish EXIT
@@ -84,26 +95,42 @@ BASE_VERSION="$(dotnet msbuild "$ROOT/src/PokeClassifier/PokeClassifier.csproj" 
 VERSION="${BASE_VERSION:-0.1.0}"
 VERSION="${VERSION%%-*}-ci.$(date -u +%Y%m%d%H%M%S).$$"
 
-say "packing PokeClassifier $VERSION"
-if ! run_logged pack dotnet pack "$ROOT/src/PokeClassifier" "${BUILD_FLAGS[@]}" -o "$TMP/feed" -p:Version="$VERSION"; then
-  echo "package: 0 passed, 2 failed"
+FAIL_ALL="package: 0 passed, 4 failed"
+say "packing PokeClassifier and PokeClassifier.TorchSharp $VERSION"
+if ! run_logged pack dotnet pack "$ROOT/src/PokeClassifier" "${BUILD_FLAGS[@]}" -o "$TMP/feed" -p:Version="$VERSION" ||
+   ! run_logged pack-torchsharp dotnet pack "$ROOT/src/PokeClassifier.TorchSharp" "${BUILD_FLAGS[@]}" -o "$TMP/feed" -p:Version="$VERSION"; then
+  echo "$FAIL_ALL"
   exit 1
 fi
-NUPKG="$TMP/feed/PokeClassifier.$VERSION.nupkg"
 pack_ok=1
-[[ -f "$NUPKG" ]] || { say "missing $NUPKG"; pack_ok=0; }
-[[ -f "$TMP/feed/PokeClassifier.$VERSION.snupkg" ]] || { say "missing the .snupkg"; pack_ok=0; }
-if [[ $pack_ok == 1 ]]; then
-  listing="$(unzip -Z1 "$NUPKG")"
-  for entry in README.md lib/net10.0/PokeClassifier.dll lib/net10.0/PokeClassifier.xml build/PokeClassifier.props buildTransitive/PokeClassifier.props; do
-    grep -qx "$entry" <<<"$listing" || { say "nupkg lacks $entry"; pack_ok=0; }
+# check_nupkg ID ENTRY...: the package and its symbols exist, hold ENTRY... and no ONNX file, and carry the MIT license.
+check_nupkg() {
+  local id="$1" nupkg="$TMP/feed/$1.$VERSION.nupkg" listing entry
+  shift
+  [[ -f "$nupkg" ]] || { say "missing $nupkg"; pack_ok=0; return; }
+  [[ -f "$TMP/feed/$id.$VERSION.snupkg" ]] || { say "missing $id's .snupkg"; pack_ok=0; }
+  listing="$(unzip -Z1 "$nupkg")"
+  for entry in "$@"; do
+    grep -qx "$entry" <<<"$listing" || { say "$id.nupkg lacks $entry"; pack_ok=0; }
   done
-  if grep -qiE '\.onnx$' <<<"$listing"; then say "nupkg contains ONNX files (they must come from Microsoft.ML.DnnImageFeaturizer.ResNet18)"; pack_ok=0; fi
-  unzip -p "$NUPKG" PokeClassifier.nuspec | grep -q '<license type="expression">MIT</license>' || { say "nuspec lacks the MIT license expression"; pack_ok=0; }
-  say "nupkg: $(wc -c <"$NUPKG") bytes, $(wc -l <<<"$listing") entries"
+  if grep -qiE '\.onnx$' <<<"$listing"; then say "$id.nupkg contains ONNX files (they must come from Microsoft.ML.DnnImageFeaturizer.ResNet18)"; pack_ok=0; fi
+  unzip -p "$nupkg" "$id.nuspec" | grep -q '<license type="expression">MIT</license>' || { say "$id.nuspec lacks the MIT license expression"; pack_ok=0; }
+  say "$id.nupkg: $(wc -c <"$nupkg") bytes, $(wc -l <<<"$listing") entries"
+}
+check_nupkg PokeClassifier README.md lib/net10.0/PokeClassifier.dll lib/net10.0/PokeClassifier.xml build/PokeClassifier.props buildTransitive/PokeClassifier.props
+check_nupkg PokeClassifier.TorchSharp README.md lib/net10.0/PokeClassifier.TorchSharp.dll lib/net10.0/PokeClassifier.TorchSharp.xml \
+  build/PokeClassifier.TorchSharp.props buildTransitive/PokeClassifier.TorchSharp.props build/LibTorchSharpCompat.cs buildTransitive/LibTorchSharpCompat.cs
+if [[ $pack_ok == 1 ]]; then
+  core_deps="$(unzip -p "$TMP/feed/PokeClassifier.$VERSION.nupkg" PokeClassifier.nuspec | grep -o 'dependency id="[^"]*"')"
+  if grep -qiE 'torch|pybridge|purehdf' <<<"$core_deps"; then say "PokeClassifier.nuspec depends on TorchSharp: $(grep -iE 'torch|pybridge' <<<"$core_deps" | tr '\n' ' ')"; pack_ok=0; fi
+  torch_deps="$(unzip -p "$TMP/feed/PokeClassifier.TorchSharp.$VERSION.nupkg" PokeClassifier.TorchSharp.nuspec | grep -o 'dependency id="[^"]*" version="[^"]*"')"
+  for dep in "PokeClassifier\" version=\"$VERSION" 'TorchSharp"' 'TorchVision"'; do
+    grep -q "id=\"$dep" <<<"$torch_deps" || { say "PokeClassifier.TorchSharp.nuspec lacks the dependency $dep"; pack_ok=0; }
+  done
+  if grep -qiE 'id="(TorchSharp-cpu|TorchSharp-cuda|libtorch)' <<<"$torch_deps"; then say "PokeClassifier.TorchSharp.nuspec depends on a libtorch (the application must choose it)"; pack_ok=0; fi
 fi
 if [[ $pack_ok != 1 ]]; then
-  echo "package: 0 passed, 2 failed"
+  echo "$FAIL_ALL"
   exit 1
 fi
 
@@ -126,6 +153,12 @@ EOF
   run_logged a-build dotnet build "$dir" "${BUILD_FLAGS[@]}" || return 1
   say "A: built ($(grep -c 'warning ' "$LOGS/a-build.log" || true) warning lines)"
   local out="$dir/bin/Release/net10.0"
+  # The core package brings no TorchSharp: nothing of it in the restore graph or the output.
+  local torch
+  torch="$(grep -oiE '"(TorchSharp[^/"]*|libtorch[^/"]*|TorchVision|PokeClassifier\.TorchSharp)/[0-9][^"]*"' "$dir/obj/project.assets.json" | sort -u | tr '\n' ' ')"
+  if [[ -n "$torch" ]]; then say "A: the core package brought $torch"; return 1; fi
+  if compgen -G "$out/runtimes/*/native/*torch*" >/dev/null || compgen -G "$out/*Torch*.dll" >/dev/null; then say "A: TorchSharp or libtorch files in the output"; return 1; fi
+  say "A: no TorchSharp, libtorch, TorchVision or PyBridge in the restore graph or the output ($(du -sh "$out" | cut -f1) build output)"
   local onnx
   for onnx in ResNet18Onnx/ResNet18.onnx ResNetPrepOnnx/ResNetPreprocess.onnx; do
     if [[ ! -s "$out/DnnImageModels/$onnx" ]]; then
@@ -190,7 +223,67 @@ EOF
   [[ $rc == 0 && -n "$agreement" ]]
 }
 
-for check in a b; do
+# ---- C: the TorchSharp package, with the libtorch the application chooses ----
+check_c() {
+  local dir="$TMP/TorchSharpConsumer"
+  mkdir -p "$dir"
+  cat >"$dir/TorchSharpConsumer.csproj" <<'EOF'
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <Nullable>enable</Nullable>
+  </PropertyGroup>
+</Project>
+EOF
+  cp "$HERE/consumers/TorchSharpConsumer.cs" "$dir/Program.cs"
+  run_logged c-add dotnet add "$dir/TorchSharpConsumer.csproj" package PokeClassifier.TorchSharp --version "$VERSION" || return 1
+  run_logged c-add-cpu dotnet add "$dir/TorchSharpConsumer.csproj" package TorchSharp-cpu --version 0.107.0 || return 1
+  run_logged c-build dotnet build "$dir" "${BUILD_FLAGS[@]}" || return 1
+  local out="$dir/bin/Release/net10.0"
+  [[ -s "$out/DnnImageModels/ResNet18Onnx/ResNet18.onnx" ]] || { say "C: the ResNet18 files were not copied (PokeClassifier.props, through PokeClassifier.TorchSharp)"; return 1; }
+  compgen -G "$out/runtimes/linux-x64/native/libtorch*.so" >/dev/null || { say "C: no libtorch in the output"; return 1; }
+  local patch
+  patch="$(grep -m1 -oE 'libLibTorchSharp.so: [a-z ]+' "$LOGS/c-build.log" || true)"
+  say "C: built ($(du -sh "$out" | cut -f1) build output); the package's LibTorchSharp step: ${patch:-no message}"
+  [[ -n "$patch" ]] || { say "C: the package's build props did not run the LibTorchSharp step"; return 1; }
+  (cd "$dir" && run_logged c-run dotnet "$out/TorchSharpConsumer.dll" "$TMP/images" "$dir/torch-model.zip") || return 1
+  local loaded
+  loaded="$(grep -m1 '^loaded: TorchSharp' "$LOGS/c-run.log" || true)"
+  say "C: $(grep -m1 -E '^[^A-Za-z]*Accuracy[^A-Za-z]+[0-9]' "$LOGS/c-run.log" || echo 'no accuracy line')"
+  say "C: ${loaded:-the saved TorchSharp model was not loaded back}"
+  [[ -n "$loaded" && -s "$dir/torch-model.zip" ]]
+}
+
+# ---- D: TorchSharp features from the core package alone ----
+check_d() {
+  local dir="$TMP/CoreOnly" model="$TMP/TorchSharpConsumer/torch-model.zip"
+  [[ -s "$model" ]] || { say "D: needs torch-model.zip from check C"; return 1; }
+  mkdir -p "$dir"
+  cat >"$dir/CoreOnly.csproj" <<EOF
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <Nullable>enable</Nullable>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="PokeClassifier" Version="$VERSION" />
+  </ItemGroup>
+</Project>
+EOF
+  cp "$HERE/consumers/CoreOnly.cs" "$dir/Program.cs"
+  run_logged d-build dotnet build "$dir" "${BUILD_FLAGS[@]}" || return 1
+  if grep -qiE '"(TorchSharp|PokeClassifier\.TorchSharp)/' "$dir/obj/project.assets.json"; then say "D: the core-only project resolved TorchSharp"; return 1; fi
+  local rc=0
+  (cd "$dir" && dotnet "$dir/bin/Release/net10.0/CoreOnly.dll" "$TMP/images" "$model") >"$LOGS/d-run.log" 2>&1 || rc=$?
+  grep -E '^(ok|FAIL|core-only)|xception' "$LOGS/d-run.log" | cut -c1-400 | sed 's/^/    /'
+  [[ $rc == 0 ]] && grep -q '^core-only: 0 failed' "$LOGS/d-run.log"
+}
+
+for check in a b c d; do
   if "check_$check"; then
     passed=$((passed + 1))
     say "check ${check^^}: passed"

@@ -1,12 +1,10 @@
 using System.Globalization;
-using PokeClassifier.Backbones.Torch;
-
 namespace PokeClassifier.Backbones;
 
 /// <summary>
 /// Turns a checkpoint (torchvision <c>.pth</c>, Keras <c>.h5</c>) into the ONNX backbone ONNX Runtime runs: the weights are loaded into the
 /// TorchSharp module of <see cref="BackboneSpec.Architecture"/> (every name and shape checked) and the module is written as an ONNX graph
-/// by <see cref="TorchGraphExporter"/>. The result is cached under <c>converted/</c> in the weight cache, named after the architecture,
+/// by the <c>PokeClassifier.TorchSharp</c> package (its <c>TorchGraphExporter</c>). The result is cached under <c>converted/</c> in the weight cache, named after the architecture,
 /// the input size and the checkpoint's SHA-256, written to a temporary file and renamed into place, so the cache never holds half a graph.
 /// </summary>
 internal static class BackboneConverter
@@ -17,6 +15,20 @@ internal static class BackboneConverter
     /// <summary>Whether the spec is an ONNX Runtime backbone whose weights come as a checkpoint to convert.</summary>
     public static bool NeedsConversion(BackboneSpec spec) =>
         spec.Engine == BackboneEngine.OnnxRuntime && spec.Architecture is not null && spec.WeightSources.Count > 0 && spec.WeightSources.All(s => s.Format != WeightFormat.Onnx);
+
+    /// <summary>How a conversion is named in the error when the TorchSharp package is missing.</summary>
+    public static string ConversionFeature(BackboneSpec spec) =>
+        $"Converting the pretrained backbone '{spec.Name}' ({spec.Architecture}, a {(spec.WeightSources.Any(s => s.Format == WeightFormat.KerasH5) ? "Keras" : "torchvision")} checkpoint) to ONNX";
+
+    /// <summary>
+    /// Whether the weight cache holds a conversion of <paramref name="spec"/>'s architecture at its input size (of some checkpoint), so
+    /// that resolving it may need no TorchSharp.
+    /// </summary>
+    public static bool AnyConverted(string cacheDirectory, BackboneSpec spec)
+    {
+        var folder = Path.Combine(cacheDirectory, FolderName);
+        return Directory.Exists(folder) && Directory.EnumerateFiles(folder, string.Create(CultureInfo.InvariantCulture, $"{spec.Architecture}-{spec.InputWidth}x{spec.InputHeight}-*.onnx")).Any();
+    }
 
     /// <summary>Whether <paramref name="path"/> is a converted backbone already (a file of a <c>converted</c> folder).</summary>
     public static bool IsConverted(string path) =>
@@ -46,7 +58,7 @@ internal static class BackboneConverter
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var bytes = TorchGraphExporter.Export(spec with { Engine = BackboneEngine.TorchSharp, ModelPath = checkpoint });
+        var bytes = TorchSharpPackage.Require(ConversionFeature(spec)).ExportBackboneGraph(spec with { Engine = BackboneEngine.TorchSharp, ModelPath = checkpoint });
         cancellationToken.ThrowIfCancellationRequested();
         var folder = Path.GetDirectoryName(target)!;
         var temp = Path.Combine(folder, $"{Path.GetFileName(target)}.{Environment.ProcessId}.{Guid.NewGuid():N}.partial");

@@ -1,6 +1,5 @@
 using System.Globalization;
 using PokeClassifier.Backbones.Onnx;
-using PokeClassifier.Backbones.Torch;
 
 namespace PokeClassifier.Backbones;
 
@@ -18,7 +17,7 @@ public sealed partial record BackboneSpec
     /// <c>vgg16</c> (torchvision's ImageNet weights) and <c>densenet201-keras</c>, <c>vgg16-keras</c> (Keras applications' weights,
     /// the study's backbones).
     /// </summary>
-    public static IReadOnlyList<string> PretrainedNames => TorchArchitecture.PretrainedNames;
+    public static IReadOnlyList<string> PretrainedNames => PretrainedBackbones.Names;
 
     /// <summary>
     /// An ImageNet backbone whose first use downloads the published weights (torchvision's <c>.pth</c>, checked like <c>torch.hub</c>
@@ -34,7 +33,7 @@ public sealed partial record BackboneSpec
     public static BackboneSpec Pretrained(string name, int inputSize = 224)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        var weights = TorchArchitecture.TryGet(name.Trim())?.Pretrained
+        var (canonical, weights) = PretrainedBackbones.Find(name)
             ?? throw new ArgumentException($"Unknown backbone '{name}'. Known: {string.Join(", ", PretrainedNames)}.", nameof(name));
         CheckInputSize(inputSize, weights.DisplayName);
         var shape = weights.FeatureShape(inputSize);
@@ -42,7 +41,7 @@ public sealed partial record BackboneSpec
         {
             Name = SizedName(weights.DisplayName, inputSize),
             Engine = BackboneEngine.OnnxRuntime,
-            Architecture = TorchArchitecture.Get(name.Trim()).Name,
+            Architecture = canonical,
             ModelPath = string.Empty,
             InputName = ExportInputName,
             OutputName = ExportOutputName,
@@ -230,7 +229,7 @@ public sealed partial record BackboneSpec
 
     private static BackboneSpec TorchSpec(string architecture, string? path, int size)
     {
-        var weights = TorchArchitecture.Get(architecture).Pretrained!;
+        var weights = PretrainedBackbones.Get(architecture);
         var featureShape = weights.FeatureShape(size);
         return new()
         {

@@ -21,7 +21,7 @@ internal static class BackboneEngines
 {
     public static IBackboneEngine Create(BackboneSpec spec, int parallelism, int intraOpThreads, ComputeDevice? device = null, IReadOnlyDictionary<string, string>? sessionConfig = null) => spec.Engine switch
     {
-        BackboneEngine.TorchSharp => new Torch.TorchBackbone(spec, intraOpThreads, device),
+        BackboneEngine.TorchSharp => TorchSharpPackage.Require($"The TorchSharp backbone '{spec.Name}'").CreateBackbone(spec, intraOpThreads, device),
         _ => new OnnxBackbone(spec, parallelism, intraOpThreads, device, sessionConfig),
     };
 }

@@ -111,6 +111,17 @@ public sealed class WeightStore
     public async Task<BackboneSpec> ResolveAsync(BackboneSpec backbone, string? weightsPath = null, IProgress<DownloadProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(backbone);
+        if (backbone.Engine == BackboneEngine.TorchSharp && !TorchSharpPackage.IsAvailable)
+        {
+            throw new PokeClassifierException(TorchSharpPackage.Missing($"The TorchSharp backbone '{backbone.Name}'"));
+        }
+
+        if (BackboneConverter.NeedsConversion(backbone) && !TorchSharpPackage.IsAvailable && !BackboneConverter.AnyConverted(CacheDirectory, backbone))
+        {
+            // Before any download: the checkpoint could not be converted here.
+            throw new PokeClassifierException(TorchSharpPackage.Missing(BackboneConverter.ConversionFeature(backbone)));
+        }
+
         var (resolved, fromCache) = await ResolveFileAsync(backbone, weightsPath, progress, cancellationToken).ConfigureAwait(false);
         return BackboneConverter.NeedsConversion(backbone) && !BackboneConverter.IsConverted(resolved.ModelPath)
             ? await Task.Run(() => ConvertCheckpoint(resolved, fromCache, cancellationToken), cancellationToken).ConfigureAwait(false)

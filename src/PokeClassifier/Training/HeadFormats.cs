@@ -34,23 +34,46 @@ internal sealed class HeadFormat
 /// <summary>
 /// The one registry of head kinds, keyed by the kind a saved manifest records: <see cref="TrainedClassifier.Load"/> and
 /// <see cref="TrainedClassifier.ExportOnnx"/> find the head's format here, so a new kind of head registers one entry and nothing
-/// else switches on head types.
+/// else switches on head types. The library registers the ML.NET kind; the <c>PokeClassifier.TorchSharp</c> package registers the
+/// TorchSharp kind from its module initializer (<see cref="TorchSharpPackage"/> loads it when a saved model needs it).
 /// </summary>
 internal static class HeadFormats
 {
-    private static readonly HeadFormat[] Registered =
+    private static readonly Lock Gate = new();
+    private static HeadFormat[] _registered =
     [
         HeadFormat.Of<MLNetHead>(
             MLNetHead.TrainingPath, MLNetHead.Load, OnnxClassifierExporter.MLNetLinear,
             "The file was saved before backbones were stored in it: pass the backbone to TrainedClassifier.Load, or load the file with MLContext.Model.Load, which needs no external file."),
-        HeadFormat.Of<TorchHead>(
-            TorchHead.TrainingPath, TorchHead.Load, OnnxClassifierExporter.Torch,
-            "The file was saved before backbones were stored in it: pass the backbone to TrainedClassifier.Load (--backbone on the command line)."),
     ];
 
-    /// <summary>The kinds this library reads.</summary>
-    public static IReadOnlyList<string> Kinds { get; } = [.. Registered.Select(f => f.Kind)];
+    /// <summary>The kinds this process reads (the TorchSharp kind once its package is loaded).</summary>
+    public static IReadOnlyList<string> Kinds => [.. _registered.Select(f => f.Kind)];
 
-    /// <summary>The format of <paramref name="kind"/>, or <see langword="null"/> when no such kind is registered.</summary>
-    public static HeadFormat? Find(string kind) => Registered.FirstOrDefault(f => string.Equals(f.Kind, kind, StringComparison.Ordinal));
+    /// <summary>Adds a kind, or replaces the kind's format (the TorchSharp package's module initializer calls it).</summary>
+    public static void Register(HeadFormat format)
+    {
+        ArgumentNullException.ThrowIfNull(format);
+        lock (Gate)
+        {
+            _registered = [.. _registered.Where(f => !string.Equals(f.Kind, format.Kind, StringComparison.Ordinal)), format];
+        }
+    }
+
+    /// <summary>
+    /// The format of <paramref name="kind"/>, or <see langword="null"/> when no such kind is registered. An unknown kind first makes the
+    /// library look for the <c>PokeClassifier.TorchSharp</c> package, which registers its kinds.
+    /// </summary>
+    public static HeadFormat? Find(string kind)
+    {
+        var format = Lookup(kind);
+        if (format is null && TorchSharpPackage.TryGet() is not null)
+        {
+            format = Lookup(kind);
+        }
+
+        return format;
+    }
+
+    private static HeadFormat? Lookup(string kind) => _registered.FirstOrDefault(f => string.Equals(f.Kind, kind, StringComparison.Ordinal));
 }

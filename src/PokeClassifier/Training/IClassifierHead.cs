@@ -3,7 +3,7 @@ using PokeClassifier.Backbones;
 namespace PokeClassifier.Training;
 
 /// <summary>
-/// A trained head over backbone features, whichever path trained it (<see cref="MLNetHead"/>, <see cref="TorchHead"/>):
+/// A trained head over backbone features, whichever path trained it (<see cref="MLNetHead"/>, or the TorchSharp package's <c>TorchHead</c>):
 /// what <see cref="TrainedClassifier"/> needs to predict, evaluate and save. Thread-safe for scoring.
 /// </summary>
 internal interface IClassifierHead : IDisposable

@@ -96,7 +96,7 @@ internal sealed class MLNetHead : IClassifierHead
             var head = Fit(classes, fit.Select(i => labels[i]).ToArray(), fit.Select(i => features[i]).ToArray(), featureShape, candidate, seed, cancellationToken);
             var scores = head.Score(check.Select(i => features[i]).ToArray());
             var predicted = scores.Select(s => Array.IndexOf(s, s.Max())).ToArray();
-            var f1 = TorchTrainer.MacroF1(truth, predicted, classes.Count);
+            var f1 = Evaluation.MacroF1Score.Of(truth, predicted, classes.Count);
             if (f1 >= bestScore)
             {
                 bestScore = f1;
@@ -161,13 +161,13 @@ internal sealed class MLNetHead : IClassifierHead
         if (backbone.Engine == BackboneEngine.TorchSharp)
         {
             exported = Path.Combine(Path.GetTempPath(), $"pokeclassifier-{Guid.NewGuid():N}.onnx");
-            File.WriteAllBytes(exported, Backbones.Torch.TorchGraphExporter.Export(backbone));
+            File.WriteAllBytes(exported, TorchSharpPackage.Require($"The TorchSharp backbone '{backbone.Name}'").ExportBackboneGraph(backbone));
             backbone = backbone with
             {
                 Engine = BackboneEngine.OnnxRuntime,
                 ModelPath = exported,
-                InputName = Backbones.Torch.TorchGraphExporter.InputName,
-                OutputName = Backbones.Torch.TorchGraphExporter.OutputName,
+                InputName = BackboneSpec.ExportInputName,
+                OutputName = BackboneSpec.ExportOutputName,
             };
         }
 

@@ -164,7 +164,9 @@ public sealed partial class TrainedClassifier : IDisposable
 
             manifest = SavedBackbone.Extract(zip, manifest, path, options);
             var format = HeadFormats.Find(manifest.HeadKind)
-                ?? throw new ModelLoadException($"'{path}' holds a head of kind '{manifest.HeadKind}', which this library does not know (it knows {string.Join(" and ", HeadFormats.Kinds)}).");
+                ?? throw new ModelLoadException(manifest.HeadKind == TorchSharpPackage.HeadKind
+                    ? TorchSharpPackage.Missing($"'{path}' holds a head trained through TorchSharp (a custom head or a fine-tuned model); loading it")
+                    : $"'{path}' holds a head of kind '{manifest.HeadKind}', which this library does not know (it knows {string.Join(" and ", HeadFormats.Kinds)}).");
             head = format.Load(zip, manifest, path);
         }
         catch (Exception e) when (e is InvalidDataException or JsonException or FormatException or InvalidOperationException or ArgumentException)

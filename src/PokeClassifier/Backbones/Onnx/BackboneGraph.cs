@@ -1,10 +1,8 @@
-using PokeClassifier.Backbones.Torch;
-
 namespace PokeClassifier.Backbones.Onnx;
 
 /// <summary>
 /// A backbone as an ONNX graph, whatever its engine: the model file itself for ONNX Runtime backbones, the graph written from the
-/// module structure for TorchSharp ones (<see cref="TorchGraphExporter"/>). Exporting and fine-tuning both start here.
+/// module structure for TorchSharp ones (the <c>PokeClassifier.TorchSharp</c> package's <c>TorchGraphExporter</c>). Exporting and fine-tuning both start here.
 /// </summary>
 /// <param name="Model">The graph.</param>
 /// <param name="InputName">The image input.</param>
@@ -19,7 +17,7 @@ internal sealed record BackboneGraph(OnnxModel Model, string InputName, string O
     {
         ArgumentNullException.ThrowIfNull(spec);
         return spec.Engine == BackboneEngine.TorchSharp
-            ? new BackboneGraph(OnnxModelReader.Read(TorchGraphExporter.Export(spec), spec.ModelPath), TorchGraphExporter.InputName, TorchGraphExporter.OutputName, spec.ModelPath)
+            ? new BackboneGraph(OnnxModelReader.Read(TorchSharpPackage.Require($"The TorchSharp backbone '{spec.Name}'").ExportBackboneGraph(spec), spec.ModelPath), BackboneSpec.ExportInputName, BackboneSpec.ExportOutputName, spec.ModelPath)
             : new BackboneGraph(OnnxModelReader.Read(spec.ModelPath), spec.InputName, spec.OutputName, spec.ModelPath);
     }
 }

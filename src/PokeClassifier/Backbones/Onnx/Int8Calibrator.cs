@@ -89,7 +89,7 @@ internal static class Int8Calibrator
         var key = Key(identity, method, images.Select(i => i.Hash));
         var modelPath = Path.Combine(directory, key + ".onnx");
         var (inputName, outputName) = spec.Engine == BackboneEngine.TorchSharp
-            ? (Torch.TorchGraphExporter.InputName, Torch.TorchGraphExporter.OutputName)
+            ? (BackboneSpec.ExportInputName, BackboneSpec.ExportOutputName)
             : (spec.InputName, spec.OutputName);
         var quantizedSpec = spec with
         {

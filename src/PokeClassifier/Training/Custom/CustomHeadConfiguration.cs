@@ -24,15 +24,15 @@ public sealed record CustomHeadConfiguration : HeadConfiguration
     public TrainingOptions Training { get; }
 
     /// <inheritdoc />
-    public override string TrainingPath => TorchHead.TrainingPath;
+    public override string TrainingPath => TorchSharpPackage.HeadKind;
 
     /// <inheritdoc />
-    public override string Description => $"{TorchHead.TrainingPath} {Head.Describe()}";
+    public override string Description => $"{TorchSharpPackage.HeadKind} {Head.Describe()}";
 
     /// <inheritdoc />
     public override IReadOnlyList<string> Validate() => [.. Head.Problems(), .. Training.Problems()];
 
-    internal override HeadTrainer CreateTrainer() => new TorchHeadTrainer(Head, Training);
+    internal override HeadTrainer CreateTrainer() => TorchSharpPackage.Require($"The TorchSharp head ({Description})").CreateTrainer(this);
 
     /// <inheritdoc />
     public override HeadConfiguration WithOverrides(TrainingOverrides knobs)

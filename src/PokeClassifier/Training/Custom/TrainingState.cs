@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using static TorchSharp.torch;
-using static TorchSharp.torch.nn;
 
 namespace PokeClassifier.Training;
 
@@ -14,7 +12,7 @@ public sealed class TrainingState
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private double[] _learningRates = [];
 
-    internal TrainingState(Module<Tensor, Tensor> model, AdamOptimizer optimizer, TrainingOptions options, int seed, int batches, int trainCount, bool hasValidation)
+    internal TrainingState(object model, object optimizer, TrainingOptions options, int seed, int batches, int trainCount, bool hasValidation)
     {
         Model = model;
         Optimizer = optimizer;
@@ -88,9 +86,11 @@ public sealed class TrainingState
         StopReason ??= reason;
     }
 
-    internal Module<Tensor, Tensor> Model { get; }
+    /// <summary>The network trained (a TorchSharp <c>Module&lt;Tensor, Tensor&gt;</c>, typed in the <c>PokeClassifier.TorchSharp</c> package, which runs the loop).</summary>
+    internal object Model { get; }
 
-    internal AdamOptimizer Optimizer { get; }
+    /// <summary>The optimizer (the TorchSharp package's <c>AdamOptimizer</c>).</summary>
+    internal object Optimizer { get; }
 
     internal TrainingOptions Options { get; }
 

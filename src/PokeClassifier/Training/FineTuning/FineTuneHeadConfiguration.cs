@@ -39,7 +39,7 @@ public sealed record FineTuneHeadConfiguration : HeadConfiguration
     public override bool FineTunesBackbone => true;
 
     /// <inheritdoc />
-    public override string Description => $"{TorchHead.TrainingPath} {Head.Describe()}, fine-tuned ({FineTuning})";
+    public override string Description => $"{TorchSharpPackage.HeadKind} {Head.Describe()}, fine-tuned ({FineTuning})";
 
     /// <inheritdoc />
     public override IReadOnlyList<string> Validate()
@@ -58,7 +58,7 @@ public sealed record FineTuneHeadConfiguration : HeadConfiguration
         return problems;
     }
 
-    internal override HeadTrainer CreateTrainer() => new FineTuneTrainer(this);
+    internal override HeadTrainer CreateTrainer() => TorchSharpPackage.Require($"Fine-tuning ({Description})").CreateTrainer(this);
 
     /// <inheritdoc />
     public override HeadConfiguration WithOverrides(TrainingOverrides knobs)

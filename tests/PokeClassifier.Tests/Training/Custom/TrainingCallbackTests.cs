@@ -213,7 +213,7 @@ public sealed class TrainingCallbackTests
     {
         public List<float[]> Epochs { get; } = [];
 
-        public void OnEpochEnded(TrainingState state) => Epochs.Add(Weights(state.Model));
+        public void OnEpochEnded(TrainingState state) => Epochs.Add(Weights(state.Network()));
     }
 
     private sealed class CrashAfter(int epoch) : ITrainingCallback

@@ -136,9 +136,9 @@ internal static class TorchTrainer
                 var weights = classWeights is null ? null : tensor(indices.Select(i => classWeights[train.Labels[i]]).ToArray());
                 var logits = model.call(inputs);
                 var loss = ClassificationLoss.Mean(logits, targets, state.Options.LabelSmoothing, weights);
-                state.Optimizer.ZeroGrad();
+                state.Adam().ZeroGrad();
                 loss.backward();
-                state.Optimizer.Step();
+                state.Adam().Step();
                 state.BatchLoss = loss.item<float>();
                 lossSum += state.BatchLoss * indices.Count;
                 correct += logits.argmax(1).eq(targets).sum().item<long>();
@@ -163,7 +163,7 @@ internal static class TorchTrainer
         var rates = new double[groups.Count];
         for (var g = 0; g < groups.Count; g++)
         {
-            rates[g] = state.Optimizer.LearningRates[g] = groups[g].LearningRate * factor;
+            rates[g] = state.Adam().LearningRates[g] = groups[g].LearningRate * factor;
         }
 
         state.SetLearningRates(rates);
@@ -343,40 +343,8 @@ internal static class TorchTrainer
         return (lossSum / source.Count, (double)correct / source.Count, MacroF1(source.Labels, predicted, classCount));
     }
 
-    /// <summary>The mean F1 over the classes that occur among the true labels (<c>docs/metrics.md</c>).</summary>
-    internal static double MacroF1(IReadOnlyList<int> truth, IReadOnlyList<int> predicted, int classCount)
-    {
-        var tp = new int[classCount];
-        var fp = new int[classCount];
-        var fn = new int[classCount];
-        for (var i = 0; i < truth.Count; i++)
-        {
-            if (truth[i] == predicted[i])
-            {
-                tp[truth[i]]++;
-            }
-            else
-            {
-                fn[truth[i]]++;
-                fp[predicted[i]]++;
-            }
-        }
-
-        double sum = 0;
-        var present = 0;
-        for (var c = 0; c < classCount; c++)
-        {
-            if (tp[c] + fn[c] == 0)
-            {
-                continue;
-            }
-
-            present++;
-            sum += 2.0 * tp[c] / ((2.0 * tp[c]) + fp[c] + fn[c]);
-        }
-
-        return present == 0 ? 0 : sum / present;
-    }
+    /// <summary>The mean F1 over the classes that occur among the true labels (<see cref="Evaluation.MacroF1Score"/>).</summary>
+    internal static double MacroF1(IReadOnlyList<int> truth, IReadOnlyList<int> predicted, int classCount) => Evaluation.MacroF1Score.Of(truth, predicted, classCount);
 
     private static Tensor Targets(IBatchSource source, IReadOnlyList<int> indices)
     {

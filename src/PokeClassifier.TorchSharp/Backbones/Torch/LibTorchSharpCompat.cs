@@ -1,5 +1,5 @@
-// This file is compiled twice: into the library (the run-time fallback, TorchRuntime) and, by MSBuild's RoslynCodeTaskFactory,
-// into the build task of build/PokeClassifier.LibTorchSharp.props (packed next to it). The task build targets netstandard2.0, so
+// This file is compiled twice: into PokeClassifier.TorchSharp (the run-time fallback, TorchRuntime) and, by MSBuild's
+// RoslynCodeTaskFactory, into the build task of build/PokeClassifier.TorchSharp.props (packed next to it). The task build targets netstandard2.0, so
 // the file keeps to APIs available there and to language features that need no runtime support.
 #nullable enable
 using System;

@@ -24,7 +24,7 @@ internal sealed partial class TorchArchitecture
             ClassifierWeight = "classifier.weight",
             RenameKey = RenameLegacyDenseNetKey,
             WriteGraph = (w, height, width) => TorchGraphExporter.DenseNet(w, keras: false),
-            Pretrained = PretrainedWeights.Torchvision("DenseNet201", "densenet201-c1103571.pth", _ => [1920]),
+            Pretrained = PretrainedBackbones.Get("densenet201"),
         });
         Register(new TorchArchitecture
         {
@@ -35,7 +35,7 @@ internal sealed partial class TorchArchitecture
             Features = (module, input) => Child(module, "features").call(input),
             ClassifierWeight = "classifier.6.weight",
             WriteGraph = TorchGraphExporter.Vgg,
-            Pretrained = PretrainedWeights.Torchvision("VGG16", "vgg16-397923af.pth", size => [512, size / 32, size / 32]),
+            Pretrained = PretrainedBackbones.Get("vgg16"),
         });
         Register(new TorchArchitecture
         {
@@ -44,7 +44,7 @@ internal sealed partial class TorchArchitecture
             Features = ResNetFeatures,
             ClassifierWeight = "fc.weight",
             WriteGraph = (w, height, width) => TorchGraphExporter.ResNet(w),
-            Pretrained = PretrainedWeights.Torchvision("ResNet18", "resnet18-f37072fd.pth", _ => [512]),
+            Pretrained = PretrainedBackbones.Get("resnet18"),
         });
         Register(new TorchArchitecture
         {
@@ -53,9 +53,7 @@ internal sealed partial class TorchArchitecture
             Features = ResNetFeatures,
             ClassifierWeight = "fc.weight",
             WriteGraph = (w, height, width) => TorchGraphExporter.ResNet(w),
-
-            // torchvision's IMAGENET1K_V1 (V2 is resnet50-11ad3fa6.pth, trained with a newer recipe).
-            Pretrained = PretrainedWeights.Torchvision("ResNet50", "resnet50-0676ba61.pth", _ => [2048]),
+            Pretrained = PretrainedBackbones.Get("resnet50"),
         });
         Register(new TorchArchitecture
         {
@@ -65,9 +63,7 @@ internal sealed partial class TorchArchitecture
             OptionalPrefix = "classifier.",
             ReadKeras = KerasWeights.ReadDenseNet,
             WriteGraph = (w, height, width) => TorchGraphExporter.DenseNet(w, keras: true),
-            Pretrained = PretrainedWeights.Keras(
-                "DenseNet201 (Keras)", "densenet201_weights_tf_dim_ordering_tf_kernels_notop.h5", "densenet/", "c13680b51ded0fb44dff2d8f86ac8bb1",
-                ImagePreprocessing.TorchImageNet, "tf.keras.applications.DenseNet201(include_top=False, weights='imagenet')", _ => [1920]),
+            Pretrained = PretrainedBackbones.Get("densenet201-keras"),
         });
         Register(new TorchArchitecture
         {
@@ -76,9 +72,7 @@ internal sealed partial class TorchArchitecture
             Features = (module, input) => Child(module, "features").call(input),
             ReadKeras = KerasWeights.ReadVgg16,
             WriteGraph = TorchGraphExporter.Vgg,
-            Pretrained = PretrainedWeights.Keras(
-                "VGG16 (Keras)", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5", "vgg16/", "6d6bbae143d832006294945121d1f1fc",
-                ImagePreprocessing.CaffeImageNet, "tf.keras.applications.VGG16(include_top=False, weights='imagenet')", size => [512, size / 32, size / 32]),
+            Pretrained = PretrainedBackbones.Get("vgg16-keras"),
         });
     }
 

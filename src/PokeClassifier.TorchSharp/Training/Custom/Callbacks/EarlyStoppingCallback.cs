@@ -16,7 +16,7 @@ internal sealed class EarlyStoppingCallback(EarlyStoppingOptions options) : ITra
         if (_best.Offer(state.LastEpoch!) && options.RestoreBestWeights)
         {
             ModelSnapshot.Dispose(_snapshot);
-            _snapshot = ModelSnapshot.Take(state.Model);
+            _snapshot = ModelSnapshot.Take(state.Network());
         }
 
         state.BestEpoch = _best.BestEpoch;
@@ -36,7 +36,7 @@ internal sealed class EarlyStoppingCallback(EarlyStoppingOptions options) : ITra
 
         if (_snapshot is not null && _best.BestEpoch is { } best && best != state.LastEpoch?.Epoch)
         {
-            ModelSnapshot.Restore(state.Model, _snapshot);
+            ModelSnapshot.Restore(state.Network(), _snapshot);
             state.RestoredEpoch = best;
         }
     }
@@ -138,5 +138,5 @@ internal sealed class HookCallback(TrainerHooks hooks) : ITrainingCallback
 {
     public void OnEpochStarting(TrainingState state) => hooks.EpochStarting?.Invoke(state.Epoch, state.LearningRates.ToArray());
 
-    public void OnEpochEnded(TrainingState state) => hooks.EpochEnded?.Invoke(state.LastEpoch!, state.Model);
+    public void OnEpochEnded(TrainingState state) => hooks.EpochEnded?.Invoke(state.LastEpoch!, state.Network());
 }

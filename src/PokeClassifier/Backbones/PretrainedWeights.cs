@@ -1,4 +1,4 @@
-namespace PokeClassifier.Backbones.Torch;
+namespace PokeClassifier.Backbones;
 
 /// <summary>An architecture's published ImageNet weights: the file, its checksum and URL, and what the network expects and yields.</summary>
 internal sealed record PretrainedWeights

@@ -17,7 +17,7 @@ namespace PokeClassifier.Training;
 internal sealed class TorchHead : IClassifierHead
 {
     /// <summary>The training path's name, also the manifest's head kind.</summary>
-    public const string TrainingPath = "TorchSharp";
+    public const string TrainingPath = TorchSharpPackage.HeadKind;
 
     /// <summary>The head's weights (the module's state dict), inside the saved file.</summary>
     internal const string WeightsEntry = "PokeClassifier/head.safetensors";

@@ -43,14 +43,14 @@ internal sealed class CheckpointCallback(string path, bool resume, string finger
         var weights = ModelSnapshot.Read(reader) ?? throw new InvalidDataException($"The checkpoint '{path}' holds no weights.");
         try
         {
-            ModelSnapshot.Restore(state.Model, weights);
+            ModelSnapshot.Restore(state.Network(), weights);
         }
         finally
         {
             ModelSnapshot.Dispose(weights);
         }
 
-        state.Optimizer.Read(reader);
+        state.Adam().Read(reader);
         var count = reader.ReadInt32();
         for (var i = 0; i < count; i++)
         {
@@ -77,7 +77,7 @@ internal sealed class CheckpointCallback(string path, bool resume, string finger
                 writer.Write(state.Step);
                 writer.Write(state.LearningRateFactor);
                 writer.Write(JsonSerializer.Serialize(state.History.ToArray()));
-                var weights = ModelSnapshot.Take(state.Model);
+                var weights = ModelSnapshot.Take(state.Network());
                 try
                 {
                     ModelSnapshot.Write(writer, weights);
@@ -87,7 +87,7 @@ internal sealed class CheckpointCallback(string path, bool resume, string finger
                     ModelSnapshot.Dispose(weights);
                 }
 
-                state.Optimizer.Write(writer);
+                state.Adam().Write(writer);
                 writer.Write(callbacks.Count);
                 foreach (var callback in callbacks)
                 {

@@ -25,14 +25,14 @@ internal sealed class WeightAveragingCallback(WeightAveragingOptions options) : 
         using var noGrad = no_grad();
         if (_average is null)
         {
-            _average = ModelSnapshot.Take(state.Model);
+            _average = ModelSnapshot.Take(state.Network());
             _count = 1;
             _first = state.Epoch;
             return;
         }
 
         _count++;
-        foreach (var (name, value) in state.Model.state_dict())
+        foreach (var (name, value) in state.Network().state_dict())
         {
             var mean = _average[name];
             if (mean.is_floating_point())
@@ -53,7 +53,7 @@ internal sealed class WeightAveragingCallback(WeightAveragingOptions options) : 
             return;
         }
 
-        ModelSnapshot.Restore(state.Model, _average);
+        ModelSnapshot.Restore(state.Network(), _average);
         state.RestoredEpoch = null;
         state.AveragedFromEpoch = _first;
     }

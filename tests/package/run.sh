@@ -134,20 +134,24 @@ if [[ $pack_ok != 1 ]]; then
   exit 1
 fi
 
+# A console project DIR/NAME.csproj (net10.0, implicit usings, nullable) referencing the packages given as ID=VERSION.
+console_project() {
+  local dir=$1 name=$2 refs="" ref
+  shift 2
+  for ref in "$@"; do refs+="    <PackageReference Include=\"${ref%%=*}\" Version=\"${ref#*=}\" />"$'\n'; done
+  mkdir -p "$dir"
+  {
+    printf '<Project Sdk="Microsoft.NET.Sdk">\n  <PropertyGroup>\n    <OutputType>Exe</OutputType>\n    <TargetFramework>net10.0</TargetFramework>\n'
+    printf '    <ImplicitUsings>enable</ImplicitUsings>\n    <Nullable>enable</Nullable>\n  </PropertyGroup>\n'
+    if [[ -n "$refs" ]]; then printf '  <ItemGroup>\n%s  </ItemGroup>\n' "$refs"; fi
+    printf '</Project>\n'
+  } >"$dir/$name.csproj"
+}
+
 # ---- A: the quick start, from the package ----
 check_a() {
   local dir="$TMP/QuickStartConsumer"
-  mkdir -p "$dir"
-  cat >"$dir/QuickStartConsumer.csproj" <<'EOF'
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup>
-    <OutputType>Exe</OutputType>
-    <TargetFramework>net10.0</TargetFramework>
-    <ImplicitUsings>enable</ImplicitUsings>
-    <Nullable>enable</Nullable>
-  </PropertyGroup>
-</Project>
-EOF
+  console_project "$dir" QuickStartConsumer
   { cat "$ROOT/samples/QuickStart/Program.cs"; cat "$HERE/consumers/quickstart-expected.cs.in"; } >"$dir/Program.cs"
   run_logged a-add dotnet add "$dir/QuickStartConsumer.csproj" package PokeClassifier --version "$VERSION" || return 1
   run_logged a-build dotnet build "$dir" "${BUILD_FLAGS[@]}" || return 1
@@ -188,27 +192,10 @@ EOF
 check_b() {
   local dir="$TMP/MLNetOnly" a="$TMP/QuickStartConsumer"
   [[ -s "$a/model.zip" && -s "$a/expected.tsv" ]] || { say "B: needs model.zip and expected.tsv from check A"; return 1; }
-  mkdir -p "$dir"
   # ImageAnalytics brings SkiaSharp and SkiaSharp.NativeAssets.Linux.NoDependencies 2.88.8 itself; they are pinned to the
   # 2.88.9 the library uses.
-  cat >"$dir/MLNetOnly.csproj" <<'EOF'
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup>
-    <OutputType>Exe</OutputType>
-    <TargetFramework>net10.0</TargetFramework>
-    <ImplicitUsings>enable</ImplicitUsings>
-    <Nullable>enable</Nullable>
-  </PropertyGroup>
-  <ItemGroup>
-    <PackageReference Include="Microsoft.ML" Version="5.0.1" />
-    <PackageReference Include="Microsoft.ML.ImageAnalytics" Version="5.0.1" />
-    <PackageReference Include="Microsoft.ML.OnnxTransformer" Version="5.0.1" />
-    <PackageReference Include="Microsoft.ML.OnnxRuntime" Version="1.31.1" />
-    <PackageReference Include="SkiaSharp" Version="2.88.9" />
-    <PackageReference Include="SkiaSharp.NativeAssets.Linux.NoDependencies" Version="2.88.9" />
-  </ItemGroup>
-</Project>
-EOF
+  console_project "$dir" MLNetOnly Microsoft.ML=5.0.1 Microsoft.ML.ImageAnalytics=5.0.1 Microsoft.ML.OnnxTransformer=5.0.1 \
+    Microsoft.ML.OnnxRuntime=1.31.1 SkiaSharp=2.88.9 SkiaSharp.NativeAssets.Linux.NoDependencies=2.88.9
   cp "$HERE/consumers/MLNetOnly.cs" "$dir/Program.cs"
   run_logged b-build dotnet build "$dir" "${BUILD_FLAGS[@]}" || return 1
   local assets="$dir/obj/project.assets.json"
@@ -226,17 +213,7 @@ EOF
 # ---- C: the TorchSharp package, with the libtorch the application chooses ----
 check_c() {
   local dir="$TMP/TorchSharpConsumer"
-  mkdir -p "$dir"
-  cat >"$dir/TorchSharpConsumer.csproj" <<'EOF'
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup>
-    <OutputType>Exe</OutputType>
-    <TargetFramework>net10.0</TargetFramework>
-    <ImplicitUsings>enable</ImplicitUsings>
-    <Nullable>enable</Nullable>
-  </PropertyGroup>
-</Project>
-EOF
+  console_project "$dir" TorchSharpConsumer
   cp "$HERE/consumers/TorchSharpConsumer.cs" "$dir/Program.cs"
   run_logged c-add dotnet add "$dir/TorchSharpConsumer.csproj" package PokeClassifier.TorchSharp --version "$VERSION" || return 1
   run_logged c-add-cpu dotnet add "$dir/TorchSharpConsumer.csproj" package TorchSharp-cpu --version 0.107.0 || return 1
@@ -260,20 +237,7 @@ EOF
 check_d() {
   local dir="$TMP/CoreOnly" model="$TMP/TorchSharpConsumer/torch-model.zip"
   [[ -s "$model" ]] || { say "D: needs torch-model.zip from check C"; return 1; }
-  mkdir -p "$dir"
-  cat >"$dir/CoreOnly.csproj" <<EOF
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup>
-    <OutputType>Exe</OutputType>
-    <TargetFramework>net10.0</TargetFramework>
-    <ImplicitUsings>enable</ImplicitUsings>
-    <Nullable>enable</Nullable>
-  </PropertyGroup>
-  <ItemGroup>
-    <PackageReference Include="PokeClassifier" Version="$VERSION" />
-  </ItemGroup>
-</Project>
-EOF
+  console_project "$dir" CoreOnly "PokeClassifier=$VERSION"
   cp "$HERE/consumers/CoreOnly.cs" "$dir/Program.cs"
   run_logged d-build dotnet build "$dir" "${BUILD_FLAGS[@]}" || return 1
   if grep -qiE '"(TorchSharp|PokeClassifier\.TorchSharp)/' "$dir/obj/project.assets.json"; then say "D: the core-only project resolved TorchSharp"; return 1; fi

@@ -282,7 +282,7 @@ public sealed partial class ImageFeaturizer : IDisposable
         }
 
         var mirrored = RentTensor();
-        _preprocessor.Fill(Mirror(rgba.ToArray(), Backbone.InputWidth, Backbone.InputHeight), mirrored);
+        _preprocessor.Fill(Mirror(rgba, Backbone.InputWidth, Backbone.InputHeight), mirrored);
         return [tensor, mirrored];
     }
 
@@ -321,7 +321,7 @@ public sealed partial class ImageFeaturizer : IDisposable
     }
 
     /// <summary>The RGBA image mirrored left to right.</summary>
-    internal static byte[] Mirror(byte[] rgba, int width, int height)
+    internal static byte[] Mirror(ReadOnlySpan<byte> rgba, int width, int height)
     {
         var mirrored = new byte[rgba.Length];
         for (var y = 0; y < height; y++)
@@ -329,7 +329,7 @@ public sealed partial class ImageFeaturizer : IDisposable
             var row = y * width * 4;
             for (var x = 0; x < width; x++)
             {
-                Buffer.BlockCopy(rgba, row + (x * 4), mirrored, row + ((width - 1 - x) * 4), 4);
+                rgba.Slice(row + (x * 4), 4).CopyTo(mirrored.AsSpan(row + ((width - 1 - x) * 4), 4));
             }
         }
 

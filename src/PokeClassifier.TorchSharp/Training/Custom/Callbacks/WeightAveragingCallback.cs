@@ -10,7 +10,6 @@ internal sealed class WeightAveragingCallback(WeightAveragingOptions options) : 
 {
     private Dictionary<string, Tensor>? _average;
     private int _count;
-    private int _first;
 
     public string Name => "weight-averaging";
 
@@ -27,7 +26,6 @@ internal sealed class WeightAveragingCallback(WeightAveragingOptions options) : 
         {
             _average = ModelSnapshot.Take(state.Network());
             _count = 1;
-            _first = state.Epoch;
             return;
         }
 
@@ -55,20 +53,18 @@ internal sealed class WeightAveragingCallback(WeightAveragingOptions options) : 
 
         ModelSnapshot.Restore(state.Network(), _average);
         state.RestoredEpoch = null;
-        state.AveragedFromEpoch = _first;
+        state.AveragedFromEpoch = options.FirstEpoch(state.Epochs);
     }
 
     public void Write(BinaryWriter writer)
     {
         writer.Write(_count);
-        writer.Write(_first);
         ModelSnapshot.Write(writer, _average);
     }
 
     public void Read(BinaryReader reader)
     {
         _count = reader.ReadInt32();
-        _first = reader.ReadInt32();
         ModelSnapshot.Dispose(_average);
         _average = ModelSnapshot.Read(reader);
     }

@@ -8,6 +8,9 @@ log=$(mktemp)
 # Benchmarks (trait Category=Bench) are measurements, not checks: run them with POKECLASSIFIER_BENCH=1 --filter Category=Bench.
 dotnet test PokeClassifier.sln -c Release --filter "Category!=Bench" --logger "console;verbosity=normal" 2>&1 | tee "$log"
 unit=${PIPESTATUS[0]}
+# Each failed test with its message and the top of its stack, repeated at the end so a log's tail names them.
+failures=$(mktemp)
+grep -E -A14 '^ +Failed [A-Za-z_][A-Za-z0-9_.]+' "$log" > "$failures" || true
 passed=$(grep -Eo 'Passed: +[0-9]+' "$log" | grep -Eo '[0-9]+' | paste -sd+ - | bc)
 failed=$(grep -Eo 'Failed: +[0-9]+' "$log" | grep -Eo '[0-9]+' | paste -sd+ - | bc)
 passed=${passed:-0}; failed=${failed:-0}
@@ -21,5 +24,11 @@ if [ -f tests/package/run.sh ]; then
   if [ "$pkg" -ne 0 ] && [ "${f:-0}" -eq 0 ]; then failed=$((failed + 1)); fi
 fi
 rm -f "$log"
+if [ -s "$failures" ]; then
+  echo "---- failed tests ----"
+  cat "$failures"
+  echo "----------------------"
+fi
+rm -f "$failures"
 echo "${passed} passed, ${failed} failed"
 [ "$unit" -eq 0 ] && [ "$pkg" -eq 0 ]

@@ -125,7 +125,7 @@ public sealed class WeightStoreTests : IDisposable
 
         var e = await Assert.ThrowsAsync<WeightsUnavailableException>(() => Store(attempts: 2, timeoutSeconds: 1).ResolveAsync(Source("/hang.onnx", Sha(_body))));
 
-        Assert.InRange(watch.Elapsed.TotalSeconds, 1.9, 8);
+        Assert.InRange(watch.Elapsed.TotalSeconds, 1.9, 30);
         Assert.Equal(2, _server.Hits("/hang.onnx"));
         Assert.Contains("no answer from the server within 1 s", e.Message, StringComparison.Ordinal);
     }
@@ -244,7 +244,7 @@ public sealed class WeightStoreTests : IDisposable
     [Fact]
     public async Task Given_a_download_in_progress_When_cancelled_Then_it_stops_and_leaves_neither_the_file_nor_a_partial()
     {
-        _server.ServeFile("/slow.onnx", _body, chunk: 10_000, chunkDelay: TimeSpan.FromMilliseconds(50));
+        _server.ServeFile("/slow.onnx", _body, chunk: 10_000, chunkDelay: TimeSpan.FromMilliseconds(500));
         using var cts = new CancellationTokenSource();
         var progress = new SyncProgress<DownloadProgress>(p =>
         {
@@ -257,7 +257,7 @@ public sealed class WeightStoreTests : IDisposable
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Store().ResolveAsync(Source("/slow.onnx", Sha(_body)), progress: progress, cancellationToken: cts.Token));
 
-        Assert.InRange(watch.Elapsed.TotalSeconds, 0.1, 0.9); // the whole body would take a second
+        Assert.InRange(watch.Elapsed.TotalSeconds, 0.1, 5); // the whole body would take ten seconds
         Assert.False(File.Exists(Path.Combine(_cache, "model.onnx")));
         Assert.Empty(Leftovers());
     }

@@ -182,7 +182,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
         var again = await PokemonSpriteDataset.PrepareAsync(options);
 
         Assert.True(again.FromCache);
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"took {stopwatch.Elapsed}");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(20), $"took {stopwatch.Elapsed}");
         Assert.Equal(fixture.Prepared with { FromCache = true }, again);
     }
 
@@ -287,7 +287,7 @@ public sealed class PokemonSpriteDatasetTests(PokemonSpriteDatasetFixture fixtur
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => PokemonSpriteDataset.PrepareAsync(options, cancellationToken: cancellation.Token));
 
-        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(15), $"took {stopwatch.Elapsed}");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(30), $"took {stopwatch.Elapsed}");
         Assert.Empty(Directory.GetFileSystemEntries(downloads));
     }
 

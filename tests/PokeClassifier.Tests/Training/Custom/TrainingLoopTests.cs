@@ -281,7 +281,7 @@ public sealed class TrainingLoopTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task Given_a_long_run_When_cancelled_Then_it_stops_between_batches_within_a_second()
+    public async Task Given_a_long_run_When_cancelled_Then_it_stops_between_batches_long_before_the_run_would_end()
     {
         int[] shape = [2048];
         var data = Clusters.Make(10, 300, shape, seed: 51);
@@ -301,7 +301,8 @@ public sealed class TrainingLoopTests(ITestOutputHelper output)
         await cts.CancelAsync();
 
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"stopped {watch.Elapsed.TotalMilliseconds:0} ms after cancellation");
+        // 1,000 epochs would take minutes; a stop between batches takes milliseconds (the bound allows for a loaded machine).
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"stopped {watch.Elapsed.TotalMilliseconds:0} ms after cancellation");
         Assert.InRange(Volatile.Read(ref batches), 1, 94 * 50);
     }
 

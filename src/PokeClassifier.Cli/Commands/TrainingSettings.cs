@@ -37,6 +37,18 @@ internal class TrainingSettings : DataSettings
     [Description("Label smoothing of the loss, 0 to below 1 (gap, dense256, mlp: 0; finetune: 0.1).")]
     public double? LabelSmoothing { get; init; }
 
+    [CommandOption("--mixup <ALPHA>")]
+    [Description("Mixup of each training batch, the mixing weight drawn from Beta(ALPHA, ALPHA); 0.2 is usual (TorchSharp heads, fine-tuning; default off).")]
+    public double? Mixup { get; init; }
+
+    [CommandOption("--cutmix <ALPHA>")]
+    [Description("CutMix of each training batch (images or fine-tuning's activation maps), the kept area drawn from Beta(ALPHA, ALPHA); 1 is usual (default off).")]
+    public double? CutMix { get; init; }
+
+    [CommandOption("--progressive-resize")]
+    [Description("Fine-tuning's first half of the epochs grows from half the input size to the full size (default off).")]
+    public bool ProgressiveResize { get; init; }
+
     [CommandOption("--tta")]
     [Description("Flip-averaged features: each image's features are the mean of the image's and its mirror image's, for training and test images alike.")]
     public bool Tta { get; init; }
@@ -61,6 +73,8 @@ internal class TrainingSettings : DataSettings
         BatchSize = BatchSize,
         InputSize = InputSize,
         LabelSmoothing = LabelSmoothing,
+        Mixing = Mixup is { } mixup ? MixingOptions.Mixup(mixup) : CutMix is { } cutMix ? MixingOptions.CutMix(cutMix) : null,
+        ProgressiveResizing = ProgressiveResize ? new ProgressiveResizingOptions() : null,
         Augment = Augment?.Trim().ToLowerInvariant() switch
         {
             null => null,
@@ -134,9 +148,15 @@ internal class TrainingSettings : DataSettings
             return Spectre.Console.ValidationResult.Error($"--preset '{preset}': use fast, balanced or best");
         }
 
-        if ((TimeBudget ?? Preset) is not null && (Epochs ?? BatchSize ?? InputSize) is not null | LearningRate is not null | LabelSmoothing is not null | Augment is not null | Unfreeze is not null | Tta)
+        if (Mixup is not null && CutMix is not null)
         {
-            return Spectre.Console.ValidationResult.Error("--time-budget/--preset choose the recipe: leave out --epochs, --lr, --batch-size, --input-size, --augment, --unfreeze, --label-smoothing and --tta");
+            return Spectre.Console.ValidationResult.Error("--mixup and --cutmix cannot be used together: choose one");
+        }
+
+        if ((TimeBudget ?? Preset) is not null && (Epochs ?? BatchSize ?? InputSize) is not null | LearningRate is not null | LabelSmoothing is not null | Augment is not null | Unfreeze is not null | Tta
+            | Mixup is not null | CutMix is not null | ProgressiveResize)
+        {
+            return Spectre.Console.ValidationResult.Error("--time-budget/--preset choose the recipe: leave out --epochs, --lr, --batch-size, --input-size, --augment, --unfreeze, --label-smoothing, --mixup, --cutmix, --progressive-resize and --tta");
         }
 
         return base.Validate();

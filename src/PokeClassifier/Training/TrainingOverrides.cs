@@ -30,6 +30,12 @@ public sealed record TrainingOverrides
     /// <summary>How many of the backbone's last blocks fine-tuning trains (<see cref="FineTuneOptions.AllBlocks"/> for all).</summary>
     public int? UnfreezeLastBlocks { get; init; }
 
+    /// <summary>Mixup or CutMix of the training batches (<see cref="TrainingOptions.Mixing"/>; TorchSharp heads, fine-tuning).</summary>
+    public MixingOptions? Mixing { get; init; }
+
+    /// <summary>Progressive resizing of fine-tuning's training images (<see cref="FineTuneOptions.ProgressiveResizing"/>).</summary>
+    public ProgressiveResizingOptions? ProgressiveResizing { get; init; }
+
     /// <summary>A checkpoint file written after every epoch (<see cref="TrainingOptions.CheckpointPath"/>; TorchSharp heads, fine-tuning).</summary>
     public string? CheckpointPath { get; init; }
 
@@ -45,6 +51,7 @@ public sealed record TrainingOverrides
         {
             ("--epochs", Epochs is not null), ("--lr", LearningRate is not null), ("--batch-size", BatchSize is not null), ("--label-smoothing", LabelSmoothing is not null),
             ("--input-size", InputSize is not null), ("--augment", Augment is not null), ("--unfreeze", UnfreezeLastBlocks is not null),
+            (Mixing?.Kind == MixingKind.CutMix ? "--cutmix" : "--mixup", Mixing is not null), ("--progressive-resize", ProgressiveResizing is not null),
             ("--checkpoint", CheckpointPath is not null), ("--resume", Resume is not null),
         }.Where(k => k.IsSet).Select(k => k.Name).ToArray();
 
@@ -55,6 +62,7 @@ public sealed record TrainingOverrides
         LearningRate = LearningRate ?? training.LearningRate,
         BatchSize = BatchSize ?? training.BatchSize,
         LabelSmoothing = LabelSmoothing ?? training.LabelSmoothing,
+        Mixing = Mixing ?? training.Mixing,
         CheckpointPath = CheckpointPath ?? training.CheckpointPath,
         Resume = Resume ?? training.Resume,
     };
@@ -66,6 +74,7 @@ public sealed record TrainingOverrides
         Augmentation = Augment switch { true => fineTune.Augmentation ?? AugmentationOptions.Default, false => null, null => fineTune.Augmentation },
         UnfreezeLastBlocks = UnfreezeLastBlocks ?? fineTune.UnfreezeLastBlocks,
         UnfreezeFrom = UnfreezeLastBlocks is null ? fineTune.UnfreezeFrom : null,
+        ProgressiveResizing = ProgressiveResizing ?? fineTune.ProgressiveResizing,
     };
 
     /// <summary>An error naming the knobs that <paramref name="configuration"/> does not take.</summary>

@@ -36,4 +36,22 @@ internal static class ClassificationLoss
         var losses = PerExample(logits, targets, smoothing);
         return weights is null ? losses.mean() : (losses * weights).sum() / weights.sum();
     }
+
+    /// <summary>
+    /// The loss of a mixed batch (<see cref="BatchMixer"/>): <c>λ · Mean(own labels) + (1 − λ) · Mean(partners' labels)</c>, each
+    /// example weighted by its own label's class weight in the first term and by its partner's in the second.
+    /// </summary>
+    /// <param name="logits">[n, k] unnormalised scores of the mixed inputs.</param>
+    /// <param name="targets">[n] class indexes (int64) of the examples before mixing.</param>
+    /// <param name="mixed">Who was mixed with whom, and λ.</param>
+    /// <param name="smoothing">The label smoothing, 0 to below 1.</param>
+    /// <param name="weights">[n] example weights, or <see langword="null"/>.</param>
+    public static Tensor Mixed(Tensor logits, Tensor targets, MixedBatch mixed, double smoothing, Tensor? weights)
+    {
+        using var own = Mean(logits, targets, smoothing, weights);
+        using var partnerTargets = targets.index_select(0, mixed.Partners);
+        using var partnerWeights = weights?.index_select(0, mixed.Partners);
+        using var partner = Mean(logits, partnerTargets, smoothing, partnerWeights);
+        return (own * mixed.Lambda) + (partner * (1 - mixed.Lambda));
+    }
 }

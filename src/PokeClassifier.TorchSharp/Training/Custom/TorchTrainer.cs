@@ -134,8 +134,11 @@ internal static class TorchTrainer
                 var inputs = train.Inputs(indices, training: true, random);
                 var targets = Targets(train, indices);
                 var weights = classWeights is null ? null : tensor(indices.Select(i => classWeights[train.Labels[i]]).ToArray());
-                var logits = model.call(inputs);
-                var loss = ClassificationLoss.Mean(logits, targets, state.Options.LabelSmoothing, weights);
+                var mixed = state.Options.Mixing is { } mixing ? BatchMixer.Mix(mixing, inputs, random) : null;
+                var logits = model.call(mixed?.Inputs ?? inputs);
+                var loss = mixed is null
+                    ? ClassificationLoss.Mean(logits, targets, state.Options.LabelSmoothing, weights)
+                    : ClassificationLoss.Mixed(logits, targets, mixed, state.Options.LabelSmoothing, weights);
                 state.Adam().ZeroGrad();
                 loss.backward();
                 state.Adam().Step();

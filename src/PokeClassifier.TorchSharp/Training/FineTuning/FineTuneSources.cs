@@ -6,15 +6,52 @@ using static TorchSharp.torch;
 
 namespace PokeClassifier.Training;
 
-/// <summary>Training examples as images: each batch decoded bytes → (augmented when training) → preprocessed tensor.</summary>
+/// <summary>
+/// Training examples as images: each batch decoded bytes → (augmented when training) → preprocessed tensor, shrunk to
+/// <see cref="TrainingSize"/> when training at a smaller size (progressive resizing).
+/// </summary>
 internal sealed class ImageBatchSource(FineTuneImages images, ImageTensorizer tensorizer, AugmentationOptions? augmentation) : IBatchSource
 {
     public int Count => images.Count;
 
     public IReadOnlyList<int> Labels => images.Labels;
 
-    public Tensor Inputs(IReadOnlyList<int> indices, bool training, Random random) =>
-        tensorizer.Batch(images, indices, training ? augmentation : null, random);
+    /// <summary>The images' full size (they are decoded at it; validation and scoring use it).</summary>
+    public int FullSize => tensorizer.Size;
+
+    /// <summary>The side of training batches: <see cref="FullSize"/> unless progressive resizing set a smaller one for this epoch.</summary>
+    public int TrainingSize { get; set; } = tensorizer.Size;
+
+    public Tensor Inputs(IReadOnlyList<int> indices, bool training, Random random)
+    {
+        var batch = tensorizer.Batch(images, indices, training ? augmentation : null, random);
+        if (!training || TrainingSize == tensorizer.Size)
+        {
+            return batch;
+        }
+
+        // Area averaging: every output pixel is the mean of the input pixels it covers, so shrinking does not alias. Preprocessing
+        // is per-pixel affine (and the mean image is resized the same way), so shrinking after it equals shrinking before it.
+        using (batch)
+        {
+            return nn.functional.interpolate(batch, [TrainingSize, TrainingSize], mode: InterpolationMode.Area);
+        }
+    }
+}
+
+/// <summary>Sets each epoch's training size from <see cref="ProgressiveResizingOptions"/> before the epoch starts.</summary>
+internal sealed class ProgressiveResizingCallback(ProgressiveResizingOptions options, ImageBatchSource source) : ITrainingCallback
+{
+    /// <summary>The size each epoch trained at, in order.</summary>
+    public List<int> Sizes { get; } = [];
+
+    public void OnEpochStarting(TrainingState state)
+    {
+        source.TrainingSize = options.SizeAt(state.Epoch, state.Options.Epochs, source.FullSize);
+        Sizes.Add(source.TrainingSize);
+    }
+
+    public void OnTrainingEnded(TrainingState state) => source.TrainingSize = source.FullSize;
 }
 
 /// <summary>

@@ -75,8 +75,11 @@ internal static class FineTuner
             }
 
             var preparation = prepare.Elapsed;
+            var training = options.ProgressiveResizing is { } resizing && trainSource is ImageBatchSource images
+                ? configuration.Training with { Callbacks = [new ProgressiveResizingCallback(resizing, images), .. configuration.Training.Callbacks] }
+                : configuration.Training;
             var summary = TorchTrainer.Train(
-                network, trainSource, validationSource, classes, configuration.Training, runSeed, Context(network, groups, options, progress, cancellationToken));
+                network, trainSource, validationSource, classes, training, runSeed, Context(network, groups, options, progress, cancellationToken));
 
             // The classifier runs the fine-tuned backbone like any ONNX backbone: written with its preprocessing, pixels in.
             var path = WriteBackbone(graph, module, backbone.Preprocessing, size, featureShape, DirectoryFor(featurizer));
@@ -220,7 +223,7 @@ internal static class FineTuner
                 }
 
                 tensorizer = new ImageTensorizer(backbone.Preprocessing, size);
-                var augmented = options.Augmentation is { IsEnabled: true };
+                var augmented = options.Augmentation is { IsEnabled: true } || options.ProgressiveResizing is not null;
                 var frontier = module.Frontier(cut);
                 var cached = options.CacheFrozenActivations && !augmented && cut > 0 && frontier.Count == 1;
                 var cache = cached && featurizer.UseCache ? new FeatureCache(featurizer.CacheDirectory) : null;

@@ -38,7 +38,7 @@ public sealed record CustomHeadConfiguration : HeadConfiguration
     public override HeadConfiguration WithOverrides(TrainingOverrides knobs)
     {
         ArgumentNullException.ThrowIfNull(knobs);
-        var fineTuneOnly = knobs.Set().Where(k => k is "--input-size" or "--augment" or "--unfreeze").ToArray();
+        var fineTuneOnly = knobs.Set().Where(k => k is "--input-size" or "--augment" or "--unfreeze" or "--progressive-resize").ToArray();
         return fineTuneOnly.Length > 0
             ? throw TrainingOverrides.NotFor(Description, fineTuneOnly, "this head trains on cached features of the frozen backbone; they apply to fine-tuning")
             : new CustomHeadConfiguration(Head, knobs.Apply(Training));

@@ -154,6 +154,13 @@ public sealed record TrainingOptions
     /// <value>The default is <see langword="null"/>.</value>
     public WeightAveragingOptions? WeightAveraging { get; init; }
 
+    /// <summary>
+    /// Mixup or CutMix of each training batch with a shuffled copy of itself (<see cref="MixingOptions"/>); <see langword="null"/> for
+    /// none. Training accuracy is then counted against each example's own label.
+    /// </summary>
+    /// <value>The default is <see langword="null"/>.</value>
+    public MixingOptions? Mixing { get; init; }
+
     /// <summary>Label smoothing of the cross-entropy, 0 to below 1 (0 is plain categorical cross-entropy).</summary>
     /// <value>The default is 0.</value>
     public double LabelSmoothing { get; init; }
@@ -198,7 +205,7 @@ public sealed record TrainingOptions
 
     /// <inheritdoc />
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"{(DecoupledWeightDecay ? "AdamW" : "Adam")} lr {LearningRate}{(WeightDecay > 0 ? $" wd {WeightDecay}" : string.Empty)} (betas {Beta1}, {Beta2}), {Schedule}, {Epochs} epochs, batch {BatchSize}, early stopping: {(EarlyStopping is null ? "off" : EarlyStopping.ToString())}{(WeightAveraging is null ? string.Empty : $", {WeightAveraging}")}");
+        $"{(DecoupledWeightDecay ? "AdamW" : "Adam")} lr {LearningRate}{(WeightDecay > 0 ? $" wd {WeightDecay}" : string.Empty)} (betas {Beta1}, {Beta2}), {Schedule}, {Epochs} epochs, batch {BatchSize}, early stopping: {(EarlyStopping is null ? "off" : EarlyStopping.ToString())}{(WeightAveraging is null ? string.Empty : $", {WeightAveraging}")}{(Mixing is null ? string.Empty : $", {Mixing}")}");
 
     internal List<string> Problems()
     {
@@ -292,6 +299,7 @@ public sealed record TrainingOptions
         errors.AddRange(EarlyStopping?.Problems() ?? []);
         errors.AddRange(ReduceOnPlateau?.Problems() ?? []);
         errors.AddRange(WeightAveraging?.Problems() ?? []);
+        errors.AddRange(Mixing?.Problems() ?? []);
         if (WeightAveraging is not null && EarlyStopping is { RestoreBestWeights: true })
         {
             errors.Add($"{nameof(WeightAveraging)} and {nameof(EarlyStopping)}.{nameof(EarlyStoppingOptions.RestoreBestWeights)} both choose the final weights: turn one off.");

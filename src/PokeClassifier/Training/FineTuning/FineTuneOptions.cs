@@ -54,8 +54,15 @@ public sealed record FineTuneOptions
     public AugmentationOptions? Augmentation { get; init; }
 
     /// <summary>
+    /// Progressive resizing of the training images (smaller inputs in the first epochs, the full <see cref="InputSize"/> later);
+    /// <see langword="null"/> for none. Like augmentation, it trains through the whole network every step.
+    /// </summary>
+    /// <value>The default is <see langword="null"/>.</value>
+    public ProgressiveResizingOptions? ProgressiveResizing { get; init; }
+
+    /// <summary>
     /// Whether the frozen part's output is computed once per image and kept in memory, so that each epoch only runs the trained blocks.
-    /// Only possible without augmentation (with it, this is ignored) and when a single tensor crosses the cut (always at block boundaries).
+    /// Only possible without augmentation and progressive resizing (with either, this is ignored) and when a single tensor crosses the cut (always at block boundaries).
     /// </summary>
     /// <value>The default is <see langword="true"/>.</value>
     public bool CacheFrozenActivations { get; init; } = true;
@@ -190,6 +197,7 @@ public sealed record FineTuneOptions
             }
         }
 
+        errors.AddRange(ProgressiveResizing?.Problems() ?? []);
         if (errors.Count > 0)
         {
             throw new ArgumentException("Invalid fine-tuning options: " + string.Join(" ", errors));
@@ -199,6 +207,6 @@ public sealed record FineTuneOptions
     /// <inheritdoc />
     public override string ToString() =>
         (UnfreezeFrom is { } from ? $"from {from}" : UnfreezeLastBlocks == AllBlocks ? "whole backbone" : UnfreezeLastBlocks == 0 ? "backbone frozen" : $"last {UnfreezeLastBlocks} block{(UnfreezeLastBlocks == 1 ? string.Empty : "s")}") +
-        (InputSize is { } s ? $", {s}px" : string.Empty) + (Augmentation is { IsEnabled: true } ? ", augmented" : string.Empty) + (MirrorViews ? ", mirror views" : string.Empty) +
+        (InputSize is { } s ? $", {s}px" : string.Empty) + (Augmentation is { IsEnabled: true } ? ", augmented" : string.Empty) + (ProgressiveResizing is null ? string.Empty : ", progressive resizing") + (MirrorViews ? ", mirror views" : string.Empty) +
         (HeadWarmupEpochs > 0 ? $", head warm-up {HeadWarmupEpochs}" : string.Empty) + (UpdateBatchNormStatistics ? ", batch-norm statistics" : string.Empty);
 }

@@ -32,7 +32,7 @@ if (args.Length > 0 && args[0] == "throughput")
 
 if (args.Length < 2)
 {
-    Console.Error.WriteLine("usage: Accuracy <kaggle|sprites-back> <frozen|frozen-best|study-gap|study-dense256|budget:MINUTES> [--out FILE] [--shared DIR]");
+    Console.Error.WriteLine("usage: Accuracy <kaggle|sprites-back> <frozen|frozen-best|study-gap|study-dense256|finetune-cached[:size=S,epochs=E,blocks=B,mixup=A|cutmix=A]|budget:MINUTES> [--out FILE] [--shared DIR] [--cache DIR]");
     return 2;
 }
 
@@ -75,8 +75,10 @@ else
 
 Console.Error.WriteLine($"{datasetName}: {split} (loaded in {load.Elapsed.TotalSeconds:0} s)");
 
-// Each process featurizes into its own cache, so every row pays for its own features.
-var cache = Path.Combine(Path.GetTempPath(), $"pokeclassifier-accuracy-{Guid.NewGuid():N}");
+// Each process featurizes into its own cache, so every row pays for its own features; --cache DIR shares one between rows (for
+// comparing training recipes on the same frozen activations; the wall time then leaves out the frozen pass).
+var sharedCache = Option("--cache", string.Empty);
+var cache = sharedCache.Length > 0 ? Path.GetFullPath(sharedCache) : Path.Combine(Path.GetTempPath(), $"pokeclassifier-accuracy-{Guid.NewGuid():N}");
 var builder = ImageClassification.From(dataset).WithSplit(split).WithFeatureCache(cache);
 builder = recipe switch
 {
@@ -86,6 +88,7 @@ builder = recipe switch
     "finetune-cached" => builder.WithHead(HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), TrainingOptions.RecommendedCachedFineTune, FineTuneOptions.RecommendedCached)),
     "study-gap" => builder.WithCustomHead(CustomHeadOptions.GlobalAveragePoolDense(), TrainingOptions.Study),
     "study-dense256" => builder.WithCustomHead(CustomHeadOptions.FlattenDense256(), TrainingOptions.Study),
+    _ when recipe.StartsWith("finetune-cached:", StringComparison.Ordinal) => builder.WithHead(CachedFineTune(recipe["finetune-cached:".Length..])),
     _ when recipe.StartsWith("budget:", StringComparison.Ordinal) => builder.WithTimeBudget(new TrainingBudget(TimeSpan.FromMinutes(double.Parse(recipe[7..], CultureInfo.InvariantCulture)))),
     _ => throw new ArgumentException($"unknown recipe '{recipe}'"),
 };
@@ -120,10 +123,35 @@ Console.WriteLine(JsonSerializer.Serialize(row));
 File.AppendAllText(output, JsonSerializer.Serialize(row) + Environment.NewLine);
 try
 {
-    Directory.Delete(cache, recursive: true);
+    if (sharedCache.Length == 0)
+    {
+        Directory.Delete(cache, recursive: true);
+    }
 }
 catch (IOException)
 {
 }
 
 return 0;
+
+// The recommended cached fine-tuning with some of its settings replaced: "size=224,epochs=12,mixup=0.2" (or cutmix=1, blocks=3).
+static HeadConfiguration CachedFineTune(string settings)
+{
+    var training = TrainingOptions.RecommendedCachedFineTune;
+    var fineTune = FineTuneOptions.RecommendedCached;
+    foreach (var pair in settings.Split(',', StringSplitOptions.RemoveEmptyEntries))
+    {
+        var (key, value) = (pair.Split('=')[0], double.Parse(pair.Split('=')[1], CultureInfo.InvariantCulture));
+        (training, fineTune) = key switch
+        {
+            "size" => (training, fineTune with { InputSize = (int)value }),
+            "blocks" => (training, fineTune with { UnfreezeLastBlocks = (int)value }),
+            "epochs" => (training with { Epochs = (int)value }, fineTune),
+            "mixup" => (training with { Mixing = MixingOptions.Mixup(value) }, fineTune),
+            "cutmix" => (training with { Mixing = MixingOptions.CutMix(value) }, fineTune),
+            _ => throw new ArgumentException($"unknown finetune-cached setting '{key}' (size, blocks, epochs, mixup, cutmix)"),
+        };
+    }
+
+    return HeadConfiguration.FineTune(CustomHeadOptions.GlobalAveragePoolDense(), training, fineTune);
+}

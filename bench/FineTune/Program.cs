@@ -102,7 +102,12 @@ foreach (var file in splitFiles)
         .Add(config, BackboneSpec.ResNet18, head)
         .RunAsync(new Progress<ExperimentProgress>(p => Console.Error.Write($"\r{file} {p.Stage} {p.Subject} {p.Completed}/{p.Total}        ")));
     var c = result.Configurations[0];
-    Console.Error.WriteLine($"\r{file}: {c}, {watch.Elapsed.TotalSeconds:F0} s".PadRight(100));
+    // What the process still holds once the split's run is over (a run must give back its activations, sessions and tensors).
+    GC.Collect();
+    GC.WaitForPendingFinalizers();
+    GC.Collect();
+    var heldAfterMB = Process.GetCurrentProcess().WorkingSet64 / 1048576.0;
+    Console.Error.WriteLine($"\r{file}: {c}, {watch.Elapsed.TotalSeconds:F0} s, {heldAfterMB:F0} MB held after".PadRight(100));
     Write(new
     {
         config,
@@ -117,6 +122,7 @@ foreach (var file in splitFiles)
         trainingSeconds = c.Timings.TrainingSeconds,
         peakMemoryMB = c.PeakMemoryBytes / 1048576.0,
         processPeakMB = Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0,
+        heldAfterMB,
         epochs = c.TrainingHistory.Count,
     });
 }

@@ -27,6 +27,23 @@ public sealed class CliTests(CliFixture fixture) : IClassFixture<CliFixture>
         Assert.Empty(run.Errors);
     }
 
+    [Theory]
+    [InlineData("train")]
+    [InlineData("featurize")]
+    [InlineData("compare")]
+    public async Task Given_the_backbone_catalog_When_a_command_prints_its_help_Then_it_names_every_backbone_the_command_accepts(string command)
+    {
+        // The names come from the library's catalog (BackboneSpec.PretrainedNames; torchvision's resnet18 is resnet18-torchvision on
+        // the command line, resnet18 being the shipped one): a backbone added to the catalog must be added to the help too.
+        string[] accepted = ["resnet18", .. PokeClassifier.Backbones.BackboneSpec.PretrainedNames.Select(n => n == "resnet18" ? "resnet18-torchvision" : n)];
+
+        var run = await CliRun.RunAsync(command, "--help");
+
+        Assert.True(run.ExitCode == 0, run.ToString());
+        var help = string.Join(" ", run.Output.Split((char[])['\n', '\r', ' '], StringSplitOptions.RemoveEmptyEntries));
+        Assert.All(accepted, name => Assert.Matches($@"(^|[^a-z0-9-]){System.Text.RegularExpressions.Regex.Escape(name)}([^a-z0-9-]|$)", help));
+    }
+
     [Fact]
     public void Given_a_folder_of_drawn_shapes_When_trained_Then_the_model_is_saved_and_the_test_metrics_are_printed()
     {

@@ -15,6 +15,9 @@ public sealed class TrainingKnobTests
     [InlineData("--head gap --input-size 96", "--input-size")]
     [InlineData("--head finetune --input-size 100", "InputSize")]
     [InlineData("--head finetune --augment maybe", "--augment")]
+    [InlineData("--head finetune --augment trivial,maybe", "--augment")]
+    [InlineData("--head finetune --augment off,trivial", "--augment")]
+    [InlineData("--head gap --augment trivial", "--augment")]
     [InlineData("--head finetune --unfreeze some", "--unfreeze")]
     [InlineData("--head gap --label-smoothing 1.5", "LabelSmoothing")]
     [InlineData("--head lbfgs --mixup 0.2", "--mixup does not apply")]
@@ -47,5 +50,17 @@ public sealed class TrainingKnobTests
         using var classifier = PokeClassifier.Training.TrainedClassifier.Load(model);
         Assert.True(classifier.Training!.History.Count <= 3, classifier.Training.ToTable());
         Assert.Equal(0.01, classifier.Training.History[0].LearningRate, 6);
+    }
+
+    [Fact]
+    public async Task Given_augment_trivial_When_fine_tuning_Then_the_saved_model_was_trained_with_TrivialAugment()
+    {
+        var dir = CliFixture.NewTempDir("knob-trivial");
+        var model = Path.Combine(dir, "model.zip");
+
+        var run = await CliRun.RunAsync("train", Data.Value, "--head", "finetune", "--augment", "on,trivial", "--input-size", "64", "--epochs", "1", "--batch-size", "8", "--no-cache", "--out", model, "--split", "0.7,0,0.3");
+
+        Assert.True(run.ExitCode == ExitCodes.Ok, run.ToString());
+        Assert.Contains("augmented (TrivialAugment)", run.ToString(), StringComparison.Ordinal);
     }
 }

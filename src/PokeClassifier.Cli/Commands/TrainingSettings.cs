@@ -25,8 +25,8 @@ internal class TrainingSettings : DataSettings
     [Description("Fine-tuning's square input size, a multiple of 32 (finetune: 128).")]
     public int? InputSize { get; init; }
 
-    [CommandOption("--augment <on|off>")]
-    [Description("Fine-tuning's augmentation: random resized crops, flips, colour jitter (finetune: on).")]
+    [CommandOption("--augment <on|off|trivial>")]
+    [Description("Fine-tuning's augmentation: random resized crops, flips, colour jitter (finetune: on); trivial (or on,trivial) adds TrivialAugment Wide, one random operation of random strength per image.")]
     public string? Augment { get; init; }
 
     [CommandOption("--unfreeze <N|all>")]
@@ -75,13 +75,8 @@ internal class TrainingSettings : DataSettings
         LabelSmoothing = LabelSmoothing,
         Mixing = Mixup is { } mixup ? MixingOptions.Mixup(mixup) : CutMix is { } cutMix ? MixingOptions.CutMix(cutMix) : null,
         ProgressiveResizing = ProgressiveResize ? new ProgressiveResizingOptions() : null,
-        Augment = Augment?.Trim().ToLowerInvariant() switch
-        {
-            null => null,
-            "on" or "true" or "yes" => true,
-            "off" or "false" or "no" => false,
-            _ => throw CliException.Usage($"--augment '{Augment}': use on or off"),
-        },
+        Augment = AugmentChoice().On,
+        AugmentPolicy = AugmentChoice().Policy,
         UnfreezeLastBlocks = Unfreeze?.Trim().ToLowerInvariant() switch
         {
             null => null,
@@ -90,6 +85,39 @@ internal class TrainingSettings : DataSettings
             _ => throw CliException.Usage($"--unfreeze '{Unfreeze}': use a number of blocks (0 or more) or all"),
         },
     };
+
+    /// <summary><c>--augment</c>: on, off or a policy, or on and a policy separated by a comma (<c>on,trivial</c>).</summary>
+    private (bool? On, AugmentationPolicy? Policy) AugmentChoice()
+    {
+        if (Augment is null)
+        {
+            return (null, null);
+        }
+
+        bool? on = null;
+        AugmentationPolicy? policy = null;
+        foreach (var word in Augment.Split(',', StringSplitOptions.TrimEntries))
+        {
+            switch (word.ToLowerInvariant())
+            {
+                case "on" or "true" or "yes" or "default":
+                    on = on is false ? throw Bad() : true;
+                    break;
+                case "off" or "false" or "no":
+                    on = on is true || policy is not null ? throw Bad() : false;
+                    break;
+                case "trivial" or "trivialaugment":
+                    policy = on is false ? throw Bad() : AugmentationPolicy.TrivialAugment;
+                    break;
+                default:
+                    throw Bad();
+            }
+        }
+
+        return (on ?? (policy is null ? null : true), policy);
+
+        CliException Bad() => CliException.Usage($"--augment '{Augment}': use on, off or trivial (on,trivial is trivial; off takes no policy)");
+    }
 
     /// <summary>The head with the knobs (and <paramref name="more"/>: checkpointing) applied, each checked at once.</summary>
     public HeadConfiguration Apply(HeadConfiguration head, TrainingOverrides? more = null)

@@ -27,6 +27,12 @@ public sealed record TrainingOverrides
     /// <summary>Whether fine-tuning augments its training images (<see langword="true"/>: the configuration's augmentation, or the defaults if it has none).</summary>
     public bool? Augment { get; init; }
 
+    /// <summary>
+    /// The policy of fine-tuning's augmentation (<see cref="AugmentationOptions.Policy"/>); setting it turns the augmentation on (the
+    /// configuration's, or the defaults if it has none) unless <see cref="Augment"/> is <see langword="false"/>, which is an error.
+    /// </summary>
+    public AugmentationPolicy? AugmentPolicy { get; init; }
+
     /// <summary>How many of the backbone's last blocks fine-tuning trains (<see cref="FineTuneOptions.AllBlocks"/> for all).</summary>
     public int? UnfreezeLastBlocks { get; init; }
 
@@ -50,7 +56,7 @@ public sealed record TrainingOverrides
         new (string Name, bool IsSet)[]
         {
             ("--epochs", Epochs is not null), ("--lr", LearningRate is not null), ("--batch-size", BatchSize is not null), ("--label-smoothing", LabelSmoothing is not null),
-            ("--input-size", InputSize is not null), ("--augment", Augment is not null), ("--unfreeze", UnfreezeLastBlocks is not null),
+            ("--input-size", InputSize is not null), ("--augment", Augment is not null || AugmentPolicy is not null), ("--unfreeze", UnfreezeLastBlocks is not null),
             (Mixing?.Kind == MixingKind.CutMix ? "--cutmix" : "--mixup", Mixing is not null), ("--progressive-resize", ProgressiveResizing is not null),
             ("--checkpoint", CheckpointPath is not null), ("--resume", Resume is not null),
         }.Where(k => k.IsSet).Select(k => k.Name).ToArray();
@@ -71,7 +77,14 @@ public sealed record TrainingOverrides
     internal FineTuneOptions Apply(FineTuneOptions fineTune) => fineTune with
     {
         InputSize = InputSize ?? fineTune.InputSize,
-        Augmentation = Augment switch { true => fineTune.Augmentation ?? AugmentationOptions.Default, false => null, null => fineTune.Augmentation },
+        Augmentation = (Augment, AugmentPolicy) switch
+        {
+            (false, not null) => throw new ArgumentException($"--augment: an augmentation policy ({AugmentPolicy}) needs the augmentation on."),
+            (_, { } policy) => (fineTune.Augmentation ?? AugmentationOptions.Default) with { Policy = policy },
+            (true, null) => fineTune.Augmentation ?? AugmentationOptions.Default,
+            (false, null) => null,
+            (null, null) => fineTune.Augmentation,
+        },
         UnfreezeLastBlocks = UnfreezeLastBlocks ?? fineTune.UnfreezeLastBlocks,
         UnfreezeFrom = UnfreezeLastBlocks is null ? fineTune.UnfreezeFrom : null,
         ProgressiveResizing = ProgressiveResizing ?? fineTune.ProgressiveResizing,

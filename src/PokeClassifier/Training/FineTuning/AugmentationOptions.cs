@@ -2,7 +2,8 @@ namespace PokeClassifier.Training;
 
 /// <summary>
 /// On-the-fly augmentation of training images while fine-tuning, drawn from the run's seed (one seed, the same images every run):
-/// a random resized crop, a horizontal flip and a colour jitter, applied in that order to the decoded image at the input size.
+/// a random resized crop, a horizontal flip and a colour jitter, applied in that order to the decoded image at the input size,
+/// then, with <see cref="Policy"/> <see cref="AugmentationPolicy.TrivialAugment"/>, one randomly chosen operation of random strength.
 /// Validation and test images are never augmented.
 /// </summary>
 public sealed record AugmentationOptions
@@ -35,11 +36,18 @@ public sealed record AugmentationOptions
     /// <value>The default is 0.2.</value>
     public double Saturation { get; init; } = 0.2;
 
+    /// <summary>
+    /// The policy applied after the crop, flip and jitter: <see cref="AugmentationPolicy.TrivialAugment"/> adds one operation of random
+    /// strength per image. Its random numbers are drawn after the others', so turning it on leaves the crops, flips and jitters of a seed as they were.
+    /// </summary>
+    /// <value>The default is <see cref="AugmentationPolicy.None"/>.</value>
+    public AugmentationPolicy Policy { get; init; } = AugmentationPolicy.None;
+
     /// <summary>The defaults: crops of 60-100 % of the area, flips, ±20 % brightness, contrast and saturation.</summary>
     public static AugmentationOptions Default { get; } = new();
 
     /// <summary>Whether any augmentation is on.</summary>
-    public bool IsEnabled => CropScaleMin < 1 || HorizontalFlip || Brightness > 0 || Contrast > 0 || Saturation > 0;
+    public bool IsEnabled => CropScaleMin < 1 || HorizontalFlip || Brightness > 0 || Contrast > 0 || Saturation > 0 || Policy != AugmentationPolicy.None;
 
     /// <summary>Checks every option and throws one <see cref="ArgumentException"/> listing every problem.</summary>
     public void Validate()
@@ -61,6 +69,11 @@ public sealed record AugmentationOptions
             {
                 errors.Add($"{name} must be in [0, 1) (was {value}).");
             }
+        }
+
+        if (!Enum.IsDefined(Policy))
+        {
+            errors.Add($"{nameof(Policy)} must be {string.Join(" or ", Enum.GetNames<AugmentationPolicy>())} (was {(int)Policy}).");
         }
 
         if (errors.Count > 0)

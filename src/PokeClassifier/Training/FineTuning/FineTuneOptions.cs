@@ -207,6 +207,6 @@ public sealed record FineTuneOptions
     /// <inheritdoc />
     public override string ToString() =>
         (UnfreezeFrom is { } from ? $"from {from}" : UnfreezeLastBlocks == AllBlocks ? "whole backbone" : UnfreezeLastBlocks == 0 ? "backbone frozen" : $"last {UnfreezeLastBlocks} block{(UnfreezeLastBlocks == 1 ? string.Empty : "s")}") +
-        (InputSize is { } s ? $", {s}px" : string.Empty) + (Augmentation is { IsEnabled: true } ? ", augmented" : string.Empty) + (ProgressiveResizing is null ? string.Empty : ", progressive resizing") + (MirrorViews ? ", mirror views" : string.Empty) +
+        (InputSize is { } s ? $", {s}px" : string.Empty) + (Augmentation is { IsEnabled: true } a ? ", augmented" + (a.Policy == AugmentationPolicy.TrivialAugment ? " (TrivialAugment)" : string.Empty) : string.Empty) + (ProgressiveResizing is null ? string.Empty : ", progressive resizing") + (MirrorViews ? ", mirror views" : string.Empty) +
         (HeadWarmupEpochs > 0 ? $", head warm-up {HeadWarmupEpochs}" : string.Empty) + (UpdateBatchNormStatistics ? ", batch-norm statistics" : string.Empty);
 }

@@ -72,6 +72,48 @@ public sealed class ImageDecoderTests
         }
     }
 
+    /// <summary>
+    /// Pins the decoder's exact output bytes for 128 x 128 PNGs enlarged to 224 x 224 (the sprite case: one with transparency that is
+    /// flattened onto white, one opaque RGB like the pokeapi sprites). The feature cache's identity assumes these pixels never change,
+    /// so any change to decoding, flattening or resizing that alters a byte must fail here (and then bump the preprocessing identity).
+    /// The hashes were taken with SkiaSharp 2.88.9 on x64 with AVX2 + FMA; Skia's float pipeline rounds differently on other
+    /// instruction sets, so elsewhere the test is skipped.
+    /// </summary>
+    [SkippableTheory]
+    [InlineData(true, "0552da9ae55fb6bc4bda1990b4e3dfc6825406057cde882d4801b41a098f91a8")]
+    [InlineData(false, "6e874e43a11216dc2c90d3f0c65b75526155b4776a0c4b9268b97c32d2e426cc")]
+    public void Given_a_128px_png_When_enlarged_to_224_Then_the_output_bytes_are_pinned(bool transparent, string sha256)
+    {
+        Skip.IfNot(
+            System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64 &&
+            System.Runtime.Intrinsics.X86.Avx2.IsSupported && System.Runtime.Intrinsics.X86.Fma.IsSupported && !System.Runtime.Intrinsics.X86.Avx512F.IsSupported,
+            "the pinned bytes are those of Skia's AVX2 + FMA pipeline");
+
+        // Pixels from a formula (no drawing, so nothing depends on Skia's rasteriser): colour gradients, and for the transparent one a
+        // fully transparent border, a ring of partial alpha and an opaque centre.
+        const int size = 128;
+        using var bmp = new SKBitmap(new SKImageInfo(size, size, SKColorType.Rgba8888, transparent ? SKAlphaType.Unpremul : SKAlphaType.Opaque));
+        var px = bmp.GetPixelSpan().ToArray();
+        for (var y = 0; y < size; y++)
+        {
+            for (var x = 0; x < size; x++)
+            {
+                var i = ((y * size) + x) * 4;
+                px[i] = (byte)(x * 2);
+                px[i + 1] = (byte)(y * 2);
+                px[i + 2] = (byte)(((x * y) & 255) ^ 0x5A);
+                var d = Math.Sqrt(((x - 63.5) * (x - 63.5)) + ((y - 63.5) * (y - 63.5)));
+                px[i + 3] = !transparent ? (byte)255 : d > 56 ? (byte)0 : d > 40 ? (byte)((56 - d) * 255 / 16) : (byte)255;
+            }
+        }
+
+        System.Runtime.InteropServices.Marshal.Copy(px, 0, bmp.GetPixels(), px.Length);
+        var rgba = ImageDecoder.DecodeRgba(TestImages.Encode(bmp, SKEncodedImageFormat.Png), "sprite.png", 224, 224);
+
+        Assert.Equal(224 * 224 * 4, rgba.Length);
+        Assert.Equal(sha256, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(rgba)));
+    }
+
     [Fact]
     public void Given_a_grayscale_png_When_decoded_Then_the_three_channels_are_equal()
     {

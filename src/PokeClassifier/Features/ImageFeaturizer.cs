@@ -3,7 +3,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using System.Threading.Channels;
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;
 
@@ -136,96 +135,63 @@ public sealed partial class ImageFeaturizer : IDisposable
         var features = new float[items.Count][];
         var failed = new ConcurrentBag<(int Index, SkippedFile File)>();
         int done = 0, hits = 0, computed = 0;
-        var channel = Channel.CreateBounded<(int Index, string Hash, float[][] Tensor)>(new BoundedChannelOptions(_options.Parallelism * 2)
-        {
-            SingleWriter = false,
-            SingleReader = false,
-        });
-
         void Report() => progress?.Report(new FeaturizationProgress(Volatile.Read(ref done), items.Count, Volatile.Read(ref hits)));
 
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var token = linked.Token;
-        var producer = Task.Run(async () =>
+        // Each worker takes an image through every stage (read, hash, cache, decode, preprocess, inference, cache write) before the
+        // next: as many workers as sessions keep every core on the image in its own cache, with no hand-off between threads and
+        // no more runnable threads than cores.
+        void Featurize(int i, CancellationToken ct)
         {
+            var item = items[i];
+            string hash;
+            float[][] tensor;
             try
             {
-                await Parallel.ForEachAsync(Enumerable.Range(0, items.Count), new ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism, CancellationToken = token }, async (i, ct) =>
+                ct.ThrowIfCancellationRequested();
+                var bytes = FileProbe.ReadRegularFile(item.Path);
+                hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+                if (Cache is not null && Cache.TryRead(Identity, hash, Backbone.FeatureLength, out var cached))
                 {
-                    var item = items[i];
-                    try
-                    {
-                        ct.ThrowIfCancellationRequested();
-                        var bytes = FileProbe.ReadRegularFile(item.Path);
-                        var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
-                        if (Cache is not null && Cache.TryRead(Identity, hash, Backbone.FeatureLength, out var cached))
-                        {
-                            features[i] = cached;
-                            Interlocked.Increment(ref hits);
-                            Interlocked.Increment(ref done);
-                            Report();
-                            return;
-                        }
-
-                        var tensor = Prepare(bytes, item.Path);
-                        await channel.Writer.WriteAsync((i, hash, tensor), ct).ConfigureAwait(false);
-                    }
-                    catch (InvalidImageException e)
-                    {
-                        failed.Add((i, new SkippedFile { Path = item.Path, Label = item.Label, Reason = e.Reason, Detail = e.Message }));
-                        Interlocked.Increment(ref done);
-                        Report();
-                    }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                    {
-                        failed.Add((i, new SkippedFile { Path = item.Path, Label = item.Label, Reason = SkipReason.Unreadable, Detail = e.Message }));
-                        Interlocked.Increment(ref done);
-                        Report();
-                    }
-                }).ConfigureAwait(false);
-                channel.Writer.TryComplete();
-            }
-            catch (Exception e)
-            {
-                channel.Writer.TryComplete(e);
-                throw;
-            }
-        }, token);
-
-        // A consumer that fails must stop the producer: it waits on a bounded channel that nobody would drain otherwise.
-        var consumers = Enumerable.Range(0, _options.Parallelism).Select(_ => Task.Run(async () =>
-        {
-            try
-            {
-                await foreach (var (index, hash, tensor) in channel.Reader.ReadAllAsync(token).ConfigureAwait(false))
-                {
-                    var output = Run(tensor, token);
-                    WriteToCache(hash, output);
-                    features[index] = output;
-                    Interlocked.Increment(ref computed);
+                    features[i] = cached;
+                    Interlocked.Increment(ref hits);
                     Interlocked.Increment(ref done);
                     Report();
+                    return;
                 }
-            }
-            catch (Exception e)
-            {
-                channel.Writer.TryComplete(e);
-                await linked.CancelAsync().ConfigureAwait(false);
-                throw;
-            }
-        }, token)).ToArray();
 
-        try
-        {
-            await Task.WhenAll(consumers.Append(producer)).ConfigureAwait(false);
+                tensor = Prepare(bytes, item.Path);
+            }
+            catch (InvalidImageException e)
+            {
+                failed.Add((i, new SkippedFile { Path = item.Path, Label = item.Label, Reason = e.Reason, Detail = e.Message }));
+                Interlocked.Increment(ref done);
+                Report();
+                return;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                failed.Add((i, new SkippedFile { Path = item.Path, Label = item.Label, Reason = SkipReason.Unreadable, Detail = e.Message }));
+                Interlocked.Increment(ref done);
+                Report();
+                return;
+            }
+
+            var output = Run(tensor, ct);
+            WriteToCache(hash, output);
+            features[i] = output;
+            Interlocked.Increment(ref computed);
+            Interlocked.Increment(ref done);
+            Report();
         }
-        catch
-        {
-            await linked.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(consumers.Append(producer).Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default))).ConfigureAwait(false);
-            cancellationToken.ThrowIfCancellationRequested();
-            throw;
-        }
+
+        await Parallel.ForEachAsync(
+            Enumerable.Range(0, items.Count),
+            new ParallelOptions { MaxDegreeOfParallelism = _options.Parallelism, CancellationToken = cancellationToken },
+            (i, ct) =>
+            {
+                Featurize(i, ct);
+                return ValueTask.CompletedTask;
+            }).ConfigureAwait(false);
 
         var failedIndexes = failed.Select(f => f.Index).ToHashSet();
         var keep = Enumerable.Range(0, items.Count).Where(i => !failedIndexes.Contains(i)).ToArray();

@@ -3,6 +3,7 @@ using static TorchSharp.torch;
 
 namespace PokeClassifier.Tests.Backbones.Torch;
 
+[Collection(LibTorchThreads.Name)]
 public sealed class TorchRuntimeTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using static TorchSharp.torch;
 namespace PokeClassifier.Tests.Training.Custom;
 
 /// <summary>Mixup and CutMix of training batches: the draws, the mixed inputs, the mixed loss, and runs that use them.</summary>
+[Collection(LibTorchThreads.Name)]
 public sealed class MixingTests
 {
     private static float[] Values(Tensor t) => t.contiguous().data<float>().ToArray();

@@ -9,6 +9,7 @@ using Xunit.Abstractions;
 namespace PokeClassifier.Tests.Training.Recipes;
 
 /// <summary>The recipes of docs/recipes.md on drawn images: flip-averaged features, time budgets, the recommended fine-tuning, knobs.</summary>
+[Collection(LibTorchThreads.Name)]
 public sealed class RecipeTests(ITestOutputHelper output)
 {
     [Fact]

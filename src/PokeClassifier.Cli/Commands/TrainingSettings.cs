@@ -66,25 +66,29 @@ internal class TrainingSettings : DataSettings
     public string? Preset { get; init; }
 
     /// <summary>The knobs set on the command line.</summary>
-    public TrainingOverrides Overrides() => new()
+    public TrainingOverrides Overrides()
     {
-        Epochs = Epochs,
-        LearningRate = LearningRate,
-        BatchSize = BatchSize,
-        InputSize = InputSize,
-        LabelSmoothing = LabelSmoothing,
-        Mixing = Mixup is { } mixup ? MixingOptions.Mixup(mixup) : CutMix is { } cutMix ? MixingOptions.CutMix(cutMix) : null,
-        ProgressiveResizing = ProgressiveResize ? new ProgressiveResizingOptions() : null,
-        Augment = AugmentChoice().On,
-        AugmentPolicy = AugmentChoice().Policy,
-        UnfreezeLastBlocks = Unfreeze?.Trim().ToLowerInvariant() switch
+        var augment = AugmentChoice();
+        return new()
         {
-            null => null,
-            "all" => FineTuneOptions.AllBlocks,
-            var n when int.TryParse(n, NumberStyles.Integer, CultureInfo.InvariantCulture, out var blocks) && blocks >= 0 => blocks,
-            _ => throw CliException.Usage($"--unfreeze '{Unfreeze}': use a number of blocks (0 or more) or all"),
-        },
-    };
+            Epochs = Epochs,
+            LearningRate = LearningRate,
+            BatchSize = BatchSize,
+            InputSize = InputSize,
+            LabelSmoothing = LabelSmoothing,
+            Mixing = Mixup is { } mixup ? MixingOptions.Mixup(mixup) : CutMix is { } cutMix ? MixingOptions.CutMix(cutMix) : null,
+            ProgressiveResizing = ProgressiveResize ? new ProgressiveResizingOptions() : null,
+            Augment = augment.On,
+            AugmentPolicy = augment.Policy,
+            UnfreezeLastBlocks = Unfreeze?.Trim().ToLowerInvariant() switch
+            {
+                null => null,
+                "all" => FineTuneOptions.AllBlocks,
+                var n when int.TryParse(n, NumberStyles.Integer, CultureInfo.InvariantCulture, out var blocks) && blocks >= 0 => blocks,
+                _ => throw CliException.Usage($"--unfreeze '{Unfreeze}': use a number of blocks (0 or more) or all"),
+            },
+        };
+    }
 
     /// <summary><c>--augment</c>: on, off or a policy, or on and a policy separated by a comma (<c>on,trivial</c>).</summary>
     private (bool? On, AugmentationPolicy? Policy) AugmentChoice()

@@ -161,16 +161,10 @@ public sealed partial class ImageFeaturizer : IDisposable
 
                 tensor = Prepare(bytes, item.Path);
             }
-            catch (InvalidImageException e)
+            catch (Exception e) when (e is InvalidImageException or IOException or UnauthorizedAccessException)
             {
-                failed.Add((i, new SkippedFile { Path = item.Path, Label = item.Label, Reason = e.Reason, Detail = e.Message }));
-                Interlocked.Increment(ref done);
-                Report();
-                return;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                failed.Add((i, new SkippedFile { Path = item.Path, Label = item.Label, Reason = SkipReason.Unreadable, Detail = e.Message }));
+                var reason = e is InvalidImageException invalid ? invalid.Reason : SkipReason.Unreadable;
+                failed.Add((i, new SkippedFile { Path = item.Path, Label = item.Label, Reason = reason, Detail = e.Message }));
                 Interlocked.Increment(ref done);
                 Report();
                 return;

@@ -20,19 +20,7 @@ internal static class BatchMixer
     {
         var mixThis = random.NextDouble() < options.Probability;
         var lambda = Beta(random, options.Alpha);
-        var n = checked((int)inputs.shape[0]);
-        var order = new long[n];
-        for (var i = 0; i < n; i++)
-        {
-            order[i] = i;
-        }
-
-        for (var i = n - 1; i > 0; i--)
-        {
-            var j = random.Next(i + 1);
-            (order[i], order[j]) = (order[j], order[i]);
-        }
-
+        var order = TorchTrainer.Permutation(checked((int)inputs.shape[0]), random).Select(i => (long)i).ToArray();
         var centre = (Y: random.NextDouble(), X: random.NextDouble());
         if (!mixThis)
         {

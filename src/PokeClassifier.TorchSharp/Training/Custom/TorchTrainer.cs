@@ -360,7 +360,8 @@ internal static class TorchTrainer
         return tensor(labels);
     }
 
-    private static int[] Permutation(int count, Random random)
+    /// <summary>A seeded Fisher-Yates shuffle of 0..count-1 (batch order, and the partners of a mixed batch).</summary>
+    internal static int[] Permutation(int count, Random random)
     {
         var order = Enumerable.Range(0, count).ToArray();
         for (var i = count - 1; i > 0; i--)

@@ -99,12 +99,12 @@ internal static class TorchRuntime
                 _loaded = true;
             }
 
+            // Always set, not only when the count changes: libtorch's OpenMP thread count is a setting of the calling OS thread,
+            // so a run on another thread-pool thread than the last call's would otherwise reduce with another count (and another
+            // rounding) than the same run on the first thread.
             var threads = intraOpThreads ?? (_threads == 0 ? 1 : _threads);
-            if (_threads != threads)
-            {
-                SetThreads(threads);
-                _threads = threads;
-            }
+            SetThreads(threads);
+            _threads = threads;
         }
     }
 

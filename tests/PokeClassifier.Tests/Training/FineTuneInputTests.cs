@@ -134,4 +134,54 @@ public sealed class FineTuneInputTests
         Assert.True(mirroredRows > 0 && plainRows > 0 && mirroredRows + plainRows == images.Count, $"{mirroredRows} mirrored, {plainRows} plain of {images.Count}");
         Directory.Delete(dir, recursive: true);
     }
+
+    [Fact]
+    public void Given_images_loaded_without_holding_their_pixels_When_read_and_run_through_the_frozen_part_Then_they_equal_the_held_images_and_a_changed_file_is_refused()
+    {
+        TorchRuntime.EnsureInitialized();
+        var dir = TestImages.NewTempDir("unheld");
+        var items = OnnxExportTests.Images(Classes.Length, 3).Select((item, i) =>
+        {
+            var path = Path.Combine(dir, $"{i}{Path.GetExtension(item.Path)}");
+            File.Copy(item.Path, path);
+            return item with { Path = path };
+        }).ToArray();
+        var held = FineTuneImages.Load(items, Classes, 64, 2, 1L << 24, default);
+        var unheld = FineTuneImages.Load(items, Classes, 64, 2, 1L << 24, default, holdPixels: false);
+        Assert.True(held.HoldsPixels);
+        Assert.False(unheld.HoldsPixels);
+        Assert.Equal(held.Hashes, unheld.Hashes);
+
+        var a = new byte[held.PlaneLength];
+        var b = new byte[unheld.PlaneLength];
+        for (var i = 0; i < held.Count; i++)
+        {
+            held.CopyPlanes(i, a);
+            unheld.CopyPlanes(i, b);
+            Assert.Equal(a, b);
+        }
+
+        var graph = PokeClassifier.Backbones.Onnx.BackboneGraph.For(BackboneSpec.ResNet18);
+        using var module = OnnxTorchImporter.Import(graph.Model, graph.OutputName, graph.Source);
+        var cut = module.Blocks[^2].Start;
+        using var tensorizer = new ImageTensorizer(BackboneSpec.ResNet18.Preprocessing, 64);
+        var identity = ActivationBatchSource.Identity("resnet18", 64, module.Frontier(cut).Single());
+        using var prefix = FrozenPrefix.TryCreate(graph, module, cut, BackboneSpec.ResNet18.Preprocessing, 64, dir, sessions: 2);
+        Assert.NotNull(prefix);
+        using var fromHeld = ActivationBatchSource.Build(held, tensorizer, module, cut, prefix, true, identity, cache: null, default);
+        using var fromFiles = ActivationBatchSource.Build(unheld, tensorizer, module, cut, prefix, true, identity, cache: null, default);
+        using (NewDisposeScope())
+        {
+            int[] all = [.. Enumerable.Range(0, held.Count)];
+            Assert.Equal(2 * held.Count, fromFiles.Computed);
+            Assert.Equal(Values(fromHeld.Inputs(all, true, new Random(5))), Values(fromFiles.Inputs(all, true, new Random(5))));
+        }
+
+        File.WriteAllBytes(items[1].Path, File.ReadAllBytes(items[2].Path));
+        var error = Assert.Throws<InvalidOperationException>(() => unheld.CopyPlanes(1, b));
+        Assert.Contains(items[1].Path, error.Message, StringComparison.Ordinal);
+        unheld.ReleasePixels();
+        Assert.Throws<InvalidOperationException>(() => unheld.CopyPlanes(0, b));
+        Directory.Delete(dir, recursive: true);
+    }
 }

@@ -162,15 +162,21 @@ internal sealed class ActivationBatchSource : IBatchSource, IDisposable
 
             if (prefix is not null && missing.Count > 0)
             {
-                // Each worker reuses its own input and output buffers from row to row.
+                // One work item per image with its missing views, so an image read from its file (not held) is decoded once; each
+                // worker reuses its own planes, input and output buffers from image to image.
                 Parallel.ForEach(
-                    missing,
+                    missing.GroupBy(r => r % images.Count).ToArray(),
                     new ParallelOptions { MaxDegreeOfParallelism = prefix.Parallelism, CancellationToken = cancellationToken },
-                    () => (Input: new float[images.Pixels[0].Length], Output: new float[rowLength]),
-                    (r, _, buffers) =>
+                    () => (Planes: new byte[images.PlaneLength], Input: new float[images.PlaneLength], Output: new float[rowLength]),
+                    (rows, _, buffers) =>
                     {
-                        prefix.Run(images.Pixels[r % images.Count], mirrored: r >= images.Count, buffers.Input, buffers.Output, cancellationToken);
-                        Store(r, buffers.Output);
+                        images.CopyPlanes(rows.Key, buffers.Planes);
+                        foreach (var r in rows)
+                        {
+                            prefix.Run(buffers.Planes, mirrored: r >= images.Count, buffers.Input, buffers.Output, cancellationToken);
+                            Store(r, buffers.Output);
+                        }
+
                         return buffers;
                     },
                     _ => { });

@@ -214,18 +214,21 @@ internal static class FineTuner
                     : module.Blocks[Math.Max(0, module.Blocks.Count - Math.Min(options.UnfreezeLastBlocks, module.Blocks.Count))].Start;
                 module.SetTrainableFrom(cut);
 
+                var augmented = options.Augmentation is { IsEnabled: true } || options.ProgressiveResizing is not null;
+                var frontier = module.Frontier(cut);
+                var cached = options.CacheFrozenActivations && !augmented && cut > 0 && frontier.Count == 1;
+
+                // Epochs on cached activations never read the images again: the frozen pass decodes each one as it goes instead of
+                // holding every decoded image beside the activations it fills.
                 var parallelism = Math.Max(1, featurizer.Parallelism);
-                var trainImages = FineTuneImages.Load(train, classes, size, parallelism, featurizer.MaxDecodePixels, cancellationToken);
-                var validationImages = FineTuneImages.Load(validation, classes, size, parallelism, featurizer.MaxDecodePixels, cancellationToken);
+                var trainImages = FineTuneImages.Load(train, classes, size, parallelism, featurizer.MaxDecodePixels, cancellationToken, holdPixels: !cached);
+                var validationImages = FineTuneImages.Load(validation, classes, size, parallelism, featurizer.MaxDecodePixels, cancellationToken, holdPixels: !cached);
                 if (trainImages.Count == 0)
                 {
                     throw new DatasetException($"None of the {train.Count} training images could be decoded; first failure: {(trainImages.Skipped.Count > 0 ? trainImages.Skipped[0] : null)}");
                 }
 
                 tensorizer = new ImageTensorizer(backbone.Preprocessing, size);
-                var augmented = options.Augmentation is { IsEnabled: true } || options.ProgressiveResizing is not null;
-                var frontier = module.Frontier(cut);
-                var cached = options.CacheFrozenActivations && !augmented && cut > 0 && frontier.Count == 1;
                 var cache = cached && featurizer.UseCache ? new FeatureCache(featurizer.CacheDirectory) : null;
                 var identity = cached ? ActivationBatchSource.Identity(ImageFeaturizer.ComputeIdentity(backbone), size, frontier[0]) : string.Empty;
                 prefix = cached ? FrozenPrefix.TryCreate(graph, module, cut, backbone.Preprocessing, size, DirectoryFor(featurizer), parallelism) : null;

@@ -82,9 +82,8 @@ internal sealed class FrozenPrefix : IDisposable
         return new FrozenPrefix(new OnnxBackbone(spec, sessions, intraOpThreads: 1), size, shape) { Parallelism = sessions };
     }
 
-    /// <summary>The activations of one image given as RGB planes [3, Size, Size] (values 0..255), or of its mirror image.</summary>
     /// <summary>
-    /// Runs one image (its planes as bytes, mirrored or not) into <paramref name="output"/>, using <paramref name="input"/> (of the planes'
+    /// Runs one image (its RGB planes [3, Size, Size] as bytes 0..255, mirrored or not) into <paramref name="output"/>, using <paramref name="input"/> (of the planes'
     /// length) as the input tensor: both are the caller's, reused from row to row, so the frozen pass allocates no large arrays
     /// per row (at 288 px a row would put 1.2 MB on the large-object heap, and the process's peak would depend on when the
     /// collector runs).

@@ -80,11 +80,11 @@ internal sealed class ImageTensorizer : IDisposable
 
     private Tensor Raw(FineTuneImages images, IReadOnlyList<int> indices)
     {
-        var plane = 3L * Size * Size;
+        var plane = 3 * Size * Size;
         var bytes = new byte[indices.Count * plane];
         for (var i = 0; i < indices.Count; i++)
         {
-            images.Pixels[indices[i]].CopyTo(bytes, i * plane);
+            images.CopyPlanes(indices[i], bytes.AsSpan(i * plane, plane));
         }
 
         return tensor(bytes, [indices.Count, 3, Size, Size]);

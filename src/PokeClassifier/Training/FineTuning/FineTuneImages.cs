@@ -5,12 +5,19 @@ using PokeClassifier.Data;
 namespace PokeClassifier.Training;
 
 /// <summary>
-/// The images of a fine-tuning run, decoded once at the input size (RGB planes, bytes) with their labels and content hashes; images
-/// that fail to decode are listed, not dropped silently. Augmentation and preprocessing work from these bytes every epoch.
+/// The images of a fine-tuning run, decoded at the input size (RGB planes, bytes) with their labels and content hashes; images
+/// that fail to decode are listed, not dropped silently. Augmentation and preprocessing work from these bytes every epoch, so by
+/// default every image is decoded once and held; a run that reads each image once or twice (the frozen pass of cached fine-tuning)
+/// loads them with <c>holdPixels: false</c>, and each read decodes the file again into the caller's buffer, so the decoded images
+/// never sit in memory beside the activations.
 /// </summary>
 internal sealed class FineTuneImages
 {
-    private FineTuneImages(int size, DatasetItem[] items, byte[][] pixels, string[] hashes, int[] labels, SkippedFile[] skipped)
+    private readonly byte[][]? _pixels;
+    private readonly long _maxDecodePixels;
+    private bool _released;
+
+    private FineTuneImages(int size, DatasetItem[] items, byte[][]? pixels, string[] hashes, int[] labels, SkippedFile[] skipped, long maxDecodePixels)
     {
         Size = size;
         Items = items;
@@ -18,26 +25,58 @@ internal sealed class FineTuneImages
         Hashes = hashes;
         Labels = labels;
         Skipped = skipped;
+        _maxDecodePixels = maxDecodePixels;
     }
 
     /// <summary>The square size the images were decoded at.</summary>
     public int Size { get; }
 
+    /// <summary>The length of one image's planes: 3 x <see cref="Size"/> x <see cref="Size"/>.</summary>
+    public int PlaneLength => 3 * Size * Size;
+
     /// <summary>The images that decoded, in input order.</summary>
     public IReadOnlyList<DatasetItem> Items { get; }
 
-    private readonly byte[][] _pixels;
-    private bool _released;
+    /// <summary>Whether the decoded planes are held in memory (else each read decodes the file again).</summary>
+    public bool HoldsPixels => _pixels is not null && !_released;
 
-    /// <summary>RGB planes [3, Size, Size] of each image, values 0..255.</summary>
-    /// <exception cref="InvalidOperationException">After <see cref="ReleasePixels"/>.</exception>
-    public IReadOnlyList<byte[]> Pixels => _released ? throw new InvalidOperationException("The decoded pixels were released after the frozen activations were computed.") : _pixels;
+    /// <summary>
+    /// Writes RGB planes [3, Size, Size] (values 0..255) of image <paramref name="index"/> into <paramref name="destination"/>:
+    /// copied from memory when held, else decoded from the file again (whose content must still be the one loaded).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">After <see cref="ReleasePixels"/>, or when the file changed since it was loaded.</exception>
+    public void CopyPlanes(int index, Span<byte> destination)
+    {
+        if (_released)
+        {
+            throw new InvalidOperationException("The decoded pixels were released after the frozen activations were computed.");
+        }
+
+        if (_pixels is not null)
+        {
+            _pixels[index].CopyTo(destination);
+            return;
+        }
+
+        var item = Items[index];
+        var bytes = File.ReadAllBytes(item.Path);
+        if (!string.Equals(Convert.ToHexStringLower(SHA256.HashData(bytes)), Hashes[index], StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException($"'{item.Path}' changed while the run was reading it.");
+        }
+
+        using var bitmap = ImageDecoder.Decode(bytes, item.Path, Size, Size, _maxDecodePixels);
+        ToPlanes(bitmap.GetPixelSpan(), Size, destination);
+    }
 
     /// <summary>Frees the decoded pixels once nothing reads them any more (cached fine-tuning, after the frozen activations are computed).</summary>
     public void ReleasePixels()
     {
         _released = true;
-        Array.Clear(_pixels);
+        if (_pixels is not null)
+        {
+            Array.Clear(_pixels);
+        }
     }
 
     /// <summary>SHA-256 of each file's bytes (keys of the activation cache).</summary>
@@ -51,8 +90,12 @@ internal sealed class FineTuneImages
 
     public int Count => Items.Count;
 
-    /// <summary>Decodes <paramref name="items"/> (in parallel, order kept).</summary>
-    public static FineTuneImages Load(IReadOnlyList<DatasetItem> items, IReadOnlyList<string> classes, int size, int parallelism, long maxDecodePixels, CancellationToken cancellationToken)
+    /// <summary>
+    /// Decodes <paramref name="items"/> (in parallel, order kept), holding the planes unless <paramref name="holdPixels"/> is
+    /// <see langword="false"/> (then each image is decoded only to know it decodes, and <see cref="CopyPlanes"/> decodes it again).
+    /// </summary>
+    public static FineTuneImages Load(
+        IReadOnlyList<DatasetItem> items, IReadOnlyList<string> classes, int size, int parallelism, long maxDecodePixels, CancellationToken cancellationToken, bool holdPixels = true)
     {
         var index = classes.Select((c, i) => (c, i)).ToDictionary(x => x.c, x => x.i, StringComparer.Ordinal);
         var pixels = new byte[items.Count][];
@@ -66,7 +109,11 @@ internal sealed class FineTuneImages
                 var bytes = File.ReadAllBytes(item.Path);
                 hashes[i] = Convert.ToHexStringLower(SHA256.HashData(bytes));
                 using var bitmap = ImageDecoder.Decode(bytes, item.Path, size, size, maxDecodePixels);
-                pixels[i] = ToPlanes(bitmap.GetPixelSpan(), size);
+                if (holdPixels)
+                {
+                    pixels[i] = new byte[3 * size * size];
+                    ToPlanes(bitmap.GetPixelSpan(), size, pixels[i]);
+                }
             }
             catch (InvalidImageException e)
             {
@@ -89,23 +136,21 @@ internal sealed class FineTuneImages
         return new FineTuneImages(
             size,
             keep.Select(i => items[i]).ToArray(),
-            keep.Select(i => pixels[i]).ToArray(),
+            holdPixels ? keep.Select(i => pixels[i]).ToArray() : null,
             keep.Select(i => hashes[i]).ToArray(),
             keep.Select(i => index[items[i].Label]).ToArray(),
-            failed.OrderBy(f => f.Index).Select(f => f.File).ToArray());
+            failed.OrderBy(f => f.Index).Select(f => f.File).ToArray(),
+            maxDecodePixels);
     }
 
-    private static byte[] ToPlanes(ReadOnlySpan<byte> rgba, int size)
+    private static void ToPlanes(ReadOnlySpan<byte> rgba, int size, Span<byte> planes)
     {
         var plane = size * size;
-        var planes = new byte[3 * plane];
         for (var i = 0; i < plane; i++)
         {
             planes[i] = rgba[i * 4];
             planes[plane + i] = rgba[(i * 4) + 1];
             planes[(2 * plane) + i] = rgba[(i * 4) + 2];
         }
-
-        return planes;
     }
 }

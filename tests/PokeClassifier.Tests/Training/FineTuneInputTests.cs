@@ -103,13 +103,8 @@ public sealed class FineTuneInputTests
         TorchRuntime.EnsureInitialized();
         var images = Images(64);
         var dir = TestImages.NewTempDir("prefix");
-        var graph = PokeClassifier.Backbones.Onnx.BackboneGraph.For(BackboneSpec.ResNet18);
-        using var module = OnnxTorchImporter.Import(graph.Model, graph.OutputName, graph.Source);
-        var cut = module.Blocks[^2].Start;
-        using var tensorizer = new ImageTensorizer(BackboneSpec.ResNet18.Preprocessing, 64);
-        var identity = ActivationBatchSource.Identity("resnet18", 64, module.Frontier(cut).Single());
-        using var prefix = FrozenPrefix.TryCreate(graph, module, cut, BackboneSpec.ResNet18.Preprocessing, 64, dir, sessions: 2);
-        Assert.NotNull(prefix);
+        using var frozen = new FrozenPartAt64(dir);
+        var (module, cut, tensorizer, identity, prefix) = (frozen.Module, frozen.Cut, frozen.Tensorizer, frozen.Identity, frozen.Prefix);
 
         using var onnx = ActivationBatchSource.Build(images, tensorizer, module, cut, prefix, true, identity, cache: null, default);
         using var torch = ActivationBatchSource.Build(images, tensorizer, module, cut, null, true, identity, cache: null, default);
@@ -161,13 +156,8 @@ public sealed class FineTuneInputTests
             Assert.Equal(a, b);
         }
 
-        var graph = PokeClassifier.Backbones.Onnx.BackboneGraph.For(BackboneSpec.ResNet18);
-        using var module = OnnxTorchImporter.Import(graph.Model, graph.OutputName, graph.Source);
-        var cut = module.Blocks[^2].Start;
-        using var tensorizer = new ImageTensorizer(BackboneSpec.ResNet18.Preprocessing, 64);
-        var identity = ActivationBatchSource.Identity("resnet18", 64, module.Frontier(cut).Single());
-        using var prefix = FrozenPrefix.TryCreate(graph, module, cut, BackboneSpec.ResNet18.Preprocessing, 64, dir, sessions: 2);
-        Assert.NotNull(prefix);
+        using var frozen = new FrozenPartAt64(dir);
+        var (module, cut, tensorizer, identity, prefix) = (frozen.Module, frozen.Cut, frozen.Tensorizer, frozen.Identity, frozen.Prefix);
         using var fromHeld = ActivationBatchSource.Build(held, tensorizer, module, cut, prefix, true, identity, cache: null, default);
         using var fromFiles = ActivationBatchSource.Build(unheld, tensorizer, module, cut, prefix, true, identity, cache: null, default);
         using (NewDisposeScope())
@@ -183,5 +173,38 @@ public sealed class FineTuneInputTests
         unheld.ReleasePixels();
         Assert.Throws<InvalidOperationException>(() => unheld.CopyPlanes(0, b));
         Directory.Delete(dir, recursive: true);
+    }
+
+    /// <summary>ResNet18 cut before its last two blocks at 64 px: the module, its tensorizer, the activations' identity, and the frozen part in ONNX Runtime.</summary>
+    private sealed class FrozenPartAt64 : IDisposable
+    {
+        public FrozenPartAt64(string directory)
+        {
+            var graph = PokeClassifier.Backbones.Onnx.BackboneGraph.For(BackboneSpec.ResNet18);
+            Module = OnnxTorchImporter.Import(graph.Model, graph.OutputName, graph.Source);
+            Cut = Module.Blocks[^2].Start;
+            Tensorizer = new ImageTensorizer(BackboneSpec.ResNet18.Preprocessing, 64);
+            Identity = ActivationBatchSource.Identity("resnet18", 64, Module.Frontier(Cut).Single());
+            var prefix = FrozenPrefix.TryCreate(graph, Module, Cut, BackboneSpec.ResNet18.Preprocessing, 64, directory, sessions: 2);
+            Assert.NotNull(prefix);
+            Prefix = prefix;
+        }
+
+        public OnnxGraphModule Module { get; }
+
+        public int Cut { get; }
+
+        public ImageTensorizer Tensorizer { get; }
+
+        public string Identity { get; }
+
+        public FrozenPrefix Prefix { get; }
+
+        public void Dispose()
+        {
+            Prefix.Dispose();
+            Tensorizer.Dispose();
+            Module.Dispose();
+        }
     }
 }

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Numerics;
 using System.Runtime.InteropServices;
 using SkiaSharp;
 
@@ -5,7 +7,8 @@ namespace PokeClassifier.Data;
 
 /// <summary>
 /// Decodes image bytes by content (never by extension) into an opaque RGBA bitmap of a requested size:
-/// EXIF orientation applied, alpha flattened onto white, huge images reduced while decoding so that memory stays bounded.
+/// EXIF orientation applied, alpha flattened onto white, huge images reduced while decoding so that memory stays bounded, and the
+/// size changed by <see cref="Resampler"/> (integer arithmetic: the same bytes on every CPU).
 /// </summary>
 internal static class ImageDecoder
 {
@@ -335,31 +338,114 @@ internal static class ImageDecoder
         return output;
     }
 
-    /// <summary>Applies the EXIF orientation, flattens onto white and resizes to the target with high-quality filtering.</summary>
+    /// <summary>Applies the EXIF orientation, flattens onto white and resizes to the target with <see cref="Resampler"/>.</summary>
     private static SKBitmap Render(SKBitmap source, SKEncodedOrigin origin, int width, int height)
     {
-        float w = source.Width, h = source.Height;
-        var orient = origin switch
+        var pixels = Writable(source.GetPixelSpan());
+        var stride = source.RowBytes;
+        FlattenOntoWhite(pixels, source.Width, source.Height, stride);
+        byte[]? oriented = null;
+        var (ow, oh) = (source.Width, source.Height);
+        try
         {
-            SKEncodedOrigin.TopRight => new SKMatrix(-1, 0, w, 0, 1, 0, 0, 0, 1),
-            SKEncodedOrigin.BottomRight => new SKMatrix(-1, 0, w, 0, -1, h, 0, 0, 1),
-            SKEncodedOrigin.BottomLeft => new SKMatrix(1, 0, 0, 0, -1, h, 0, 0, 1),
-            SKEncodedOrigin.LeftTop => new SKMatrix(0, 1, 0, 1, 0, 0, 0, 0, 1),
-            SKEncodedOrigin.RightTop => new SKMatrix(0, -1, h, 1, 0, 0, 0, 0, 1),
-            SKEncodedOrigin.RightBottom => new SKMatrix(0, -1, h, -1, 0, w, 0, 0, 1),
-            SKEncodedOrigin.LeftBottom => new SKMatrix(0, 1, 0, -1, 0, w, 0, 0, 1),
-            _ => SKMatrix.Identity,
-        };
-        var (ow, oh) = SwapsAxes(origin) ? (h, w) : (w, h);
-        var matrix = orient.PostConcat(SKMatrix.CreateScale(width / ow, height / oh));
+            if (origin is not (SKEncodedOrigin.TopLeft or SKEncodedOrigin.Default))
+            {
+                (ow, oh) = SwapsAxes(origin) ? (source.Height, source.Width) : (source.Width, source.Height);
+                oriented = ArrayPool<byte>.Shared.Rent(ow * oh * 4);
+                Orient(pixels, source.Width, source.Height, stride, origin, oriented);
+                stride = ow * 4;
+            }
 
-        var target = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
-        using var canvas = new SKCanvas(target);
-        canvas.Clear(SKColors.White);
-        canvas.SetMatrix(matrix);
-        using var paint = new SKPaint { FilterQuality = SKFilterQuality.High, IsAntialias = true };
-        canvas.DrawBitmap(source, 0, 0, paint);
-        canvas.Flush();
-        return target;
+            var target = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+            if (target.RowBytes != width * 4)
+            {
+                target.Dispose();
+                throw new InvalidOperationException($"Skia gave a {width} x {height} bitmap rows of {target.RowBytes} bytes; expected {width * 4}.");
+            }
+
+            Resampler.Resize(oriented is null ? pixels : oriented.AsSpan(0, ow * oh * 4), ow, oh, stride, Writable(target.GetPixelSpan()), width, height);
+            return target;
+        }
+        finally
+        {
+            if (oriented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(oriented);
+            }
+        }
+    }
+
+    /// <summary>The pixels of a bitmap this class owns, to write in place (Skia hands them out read-only).</summary>
+    private static Span<byte> Writable(ReadOnlySpan<byte> pixels) => MemoryMarshal.CreateSpan(ref MemoryMarshal.GetReference(pixels), pixels.Length);
+
+    /// <summary>
+    /// Premultiplied RGBA onto white, in place: each colour channel gains 255 - alpha (premultiplied colour never exceeds alpha, so
+    /// nothing overflows), alpha becomes 255. Exact integer arithmetic.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
+    internal static void FlattenOntoWhite(Span<byte> pixels, int width, int height, int stride)
+    {
+        for (var y = 0; y < height; y++)
+        {
+            var row = pixels.Slice(y * stride, width * 4);
+            if (BitConverter.IsLittleEndian)
+            {
+                var words = MemoryMarshal.Cast<byte, uint>(row);
+                var x = 0;
+                if (Vector.IsHardwareAccelerated)
+                {
+                    var opaque = new Vector<uint>(0xFF000000u);
+                    var all = new Vector<uint>(255u);
+                    var spread = new Vector<uint>(0x00010101u);
+                    for (; x <= words.Length - Vector<uint>.Count; x += Vector<uint>.Count)
+                    {
+                        var p = new Vector<uint>(words[x..]);
+                        var missing = all - Vector.ShiftRightLogical(p, 24);
+                        ((p + (missing * spread)) | opaque).CopyTo(words[x..]);
+                    }
+                }
+
+                for (; x < words.Length; x++)
+                {
+                    var p = words[x];
+                    words[x] = (p + ((255u - (p >> 24)) * 0x00010101u)) | 0xFF000000u;
+                }
+            }
+            else
+            {
+                for (var x = 0; x < row.Length; x += 4)
+                {
+                    var missing = 255 - row[x + 3];
+                    row[x] = (byte)(row[x] + missing);
+                    row[x + 1] = (byte)(row[x + 1] + missing);
+                    row[x + 2] = (byte)(row[x + 2] + missing);
+                    row[x + 3] = 255;
+                }
+            }
+        }
+    }
+
+    /// <summary>Writes the image as displayed under its EXIF <paramref name="origin"/> into <paramref name="output"/> (packed rows).</summary>
+    internal static void Orient(ReadOnlySpan<byte> pixels, int w, int h, int stride, SKEncodedOrigin origin, Span<byte> output)
+    {
+        var (ow, oh) = SwapsAxes(origin) ? (h, w) : (w, h);
+        for (var y = 0; y < oh; y++)
+        {
+            for (var x = 0; x < ow; x++)
+            {
+                var (sx, sy) = origin switch
+                {
+                    SKEncodedOrigin.TopRight => (w - 1 - x, y),
+                    SKEncodedOrigin.BottomRight => (w - 1 - x, h - 1 - y),
+                    SKEncodedOrigin.BottomLeft => (x, h - 1 - y),
+                    SKEncodedOrigin.LeftTop => (y, x),
+                    SKEncodedOrigin.RightTop => (y, h - 1 - x),
+                    SKEncodedOrigin.RightBottom => (w - 1 - y, h - 1 - x),
+                    SKEncodedOrigin.LeftBottom => (w - 1 - y, x),
+                    _ => (x, y),
+                };
+                pixels.Slice((sy * stride) + (sx * 4), 4).CopyTo(output.Slice(((y * ow) + x) * 4, 4));
+            }
+        }
     }
 }

@@ -50,6 +50,11 @@ public sealed class FeatureCache
         features = [];
         var path = EntryPath(backboneKey, contentHash);
         byte[] bytes;
+        if (!File.Exists(path))
+        {
+            return false; // the usual miss, without the cost of an exception per image
+        }
+
         try
         {
             bytes = File.ReadAllBytes(path);

@@ -11,6 +11,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using PokeClassifier.Experiments;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
 using PokeClassifier;
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;

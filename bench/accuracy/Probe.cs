@@ -5,6 +5,8 @@ using PokeClassifier.Backbones;
 using PokeClassifier.Backbones.Onnx;
 using PokeClassifier.Backbones.Torch;
 using PokeClassifier.Data;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
 using PokeClassifier.Training;
 using static TorchSharp.torch;
 

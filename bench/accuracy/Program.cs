@@ -8,6 +8,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using PokeClassifier.Training.Budget;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
 using PokeClassifier;
 using PokeClassifier.Data;
 using PokeClassifier.Training;

@@ -10,6 +10,9 @@
 //        [--densenet201 <densenet201_..._notop.h5>] [--vgg16 <vgg16_..._notop.h5>] [--offline]
 using System.Diagnostics;
 using System.Globalization;
+using PokeClassifier.Data.DefaultDataset;
+using PokeClassifier.Experiments;
+using PokeClassifier.Training.Custom;
 using PokeClassifier;
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;

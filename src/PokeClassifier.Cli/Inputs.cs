@@ -1,5 +1,7 @@
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
 using PokeClassifier.Training;
 
 namespace PokeClassifier.Cli;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using PokeClassifier.Evaluation;
+using PokeClassifier.Experiments;
 using Spectre.Console;
 
 namespace PokeClassifier.Cli;

@@ -1,3 +1,4 @@
+using PokeClassifier.Experiments;
 using PokeClassifier.Reporting;
 using Spectre.Console;
 

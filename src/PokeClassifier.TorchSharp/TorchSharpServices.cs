@@ -4,6 +4,9 @@ using PokeClassifier.Backbones;
 using PokeClassifier.Backbones.Torch;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
+using PokeClassifier.Training.Budget;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
 using PokeClassifier.Training;
 
 namespace PokeClassifier;

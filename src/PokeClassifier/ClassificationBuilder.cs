@@ -1,8 +1,13 @@
 using System.Diagnostics;
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;
+using PokeClassifier.Experiments;
 using PokeClassifier.Features;
 using PokeClassifier.Pipeline;
+using PokeClassifier.Training.Budget;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
+using PokeClassifier.Training.LearningRate;
 using PokeClassifier.Training;
 
 namespace PokeClassifier;

@@ -1,3 +1,4 @@
+using PokeClassifier.Training.Custom;
 using PokeClassifier.Training;
 
 namespace PokeClassifier;

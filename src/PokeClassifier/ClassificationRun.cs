@@ -2,7 +2,9 @@ using System.Globalization;
 using System.Text;
 using PokeClassifier.Data;
 using PokeClassifier.Evaluation;
+using PokeClassifier.Experiments;
 using PokeClassifier.Pipeline;
+using PokeClassifier.Training.Budget;
 using PokeClassifier.Training;
 
 namespace PokeClassifier;

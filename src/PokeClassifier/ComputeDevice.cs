@@ -13,7 +13,7 @@ public enum DeviceKind
 }
 
 /// <summary>
-/// Where featurization (<see cref="Features.FeaturizerOptions.Device"/>) or TorchSharp training (<see cref="Training.TrainingOptions.Device"/>)
+/// Where featurization (<see cref="Features.FeaturizerOptions.Device"/>) or TorchSharp training (<see cref="Training.Custom.TrainingOptions.Device"/>)
 /// runs: <see cref="Cpu"/> (the default) or <see cref="Cuda"/> device N. CUDA needs what the CPU build of the library does not carry:
 /// for ONNX Runtime, the application references <c>Microsoft.ML.OnnxRuntime.Gpu.Linux</c> (or <c>.Gpu.Windows</c>) instead of the CPU
 /// native package; for TorchSharp, a CUDA libtorch package (<c>libtorch-cuda-12.8-linux-x64</c>, or <c>TorchSharp-cuda-linux</c>)

@@ -3,6 +3,9 @@ using System.Runtime.CompilerServices;
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
+using PokeClassifier.Training.Budget;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
 using PokeClassifier.Training;
 
 namespace PokeClassifier;

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using PokeClassifier.Experiments;
 using PokeClassifier.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;

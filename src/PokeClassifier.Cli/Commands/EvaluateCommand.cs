@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using PokeClassifier.Experiments;
 using PokeClassifier.Features;
 using PokeClassifier.Training;
 using Spectre.Console;

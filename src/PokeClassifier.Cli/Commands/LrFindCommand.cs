@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Globalization;
+using PokeClassifier.Training.LearningRate;
 using PokeClassifier.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;

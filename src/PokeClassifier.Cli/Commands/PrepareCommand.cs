@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using PokeClassifier.Data.DefaultDataset;
 using PokeClassifier.Data;
 using Spectre.Console;
 using Spectre.Console.Cli;

@@ -1,5 +1,7 @@
 using System.ComponentModel;
 using PokeClassifier.Data;
+using PokeClassifier.Experiments;
+using PokeClassifier.Training.Budget;
 using PokeClassifier.Training;
 using Spectre.Console;
 using Spectre.Console.Cli;

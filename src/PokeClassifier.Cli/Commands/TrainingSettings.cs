@@ -1,6 +1,9 @@
 using System.ComponentModel;
 using System.Globalization;
 using PokeClassifier.Features;
+using PokeClassifier.Training.Budget;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
 using PokeClassifier.Training;
 using Spectre.Console.Cli;
 

@@ -1,6 +1,9 @@
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
+using PokeClassifier.Training.LearningRate;
 
 namespace PokeClassifier.Training;
 

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using PokeClassifier.Data.DefaultDataset;
 
 namespace PokeClassifier.Data;
 

@@ -1,7 +1,7 @@
 using PokeClassifier.Evaluation;
 using PokeClassifier.Training;
 
-namespace PokeClassifier;
+namespace PokeClassifier.Experiments;
 
 /// <summary>
 /// The outcome of one configuration of an <see cref="Experiment"/>: metrics, errors, training history and costs. For k-fold runs,

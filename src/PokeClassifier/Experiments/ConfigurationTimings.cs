@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier;
+namespace PokeClassifier.Experiments;
 
 /// <summary>
 /// Wall-clock costs of one configuration, in an experiment or a single run (<see cref="ClassificationRun.Timings"/>). These vary from

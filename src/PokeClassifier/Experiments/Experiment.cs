@@ -5,9 +5,10 @@ using PokeClassifier.Data;
 using PokeClassifier.Evaluation;
 using PokeClassifier.Features;
 using PokeClassifier.Pipeline;
+using PokeClassifier.Training.Custom;
 using PokeClassifier.Training;
 
-namespace PokeClassifier;
+namespace PokeClassifier.Experiments;
 
 /// <summary>
 /// Compares several configurations (backbone x head) on one dataset and one protocol: a single split, or stratified k-fold with

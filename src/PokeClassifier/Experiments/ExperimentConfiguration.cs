@@ -1,7 +1,7 @@
 using PokeClassifier.Backbones;
 using PokeClassifier.Training;
 
-namespace PokeClassifier;
+namespace PokeClassifier.Experiments;
 
 /// <summary>
 /// One configuration of an <see cref="Experiment"/>: a name, a backbone and a head (training path and options).

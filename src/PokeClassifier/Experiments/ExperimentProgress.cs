@@ -1,6 +1,7 @@
+using PokeClassifier.Training.Custom;
 using PokeClassifier.Training;
 
-namespace PokeClassifier;
+namespace PokeClassifier.Experiments;
 
 /// <summary>The step an experiment is in.</summary>
 public enum ExperimentStage

@@ -4,7 +4,7 @@ using PokeClassifier.Data;
 using PokeClassifier.Evaluation;
 using PokeClassifier.Training;
 
-namespace PokeClassifier;
+namespace PokeClassifier.Experiments;
 
 /// <summary>
 /// The outcome of <see cref="Experiment.RunAsync"/>: one <see cref="ConfigurationResult"/> per configuration, on the same data and

@@ -1,7 +1,7 @@
 using PokeClassifier.Evaluation;
 using PokeClassifier.Training;
 
-namespace PokeClassifier;
+namespace PokeClassifier.Experiments;
 
 /// <summary>One fold of a configuration (the only fold of a single split): its test metrics and training history.</summary>
 public sealed record FoldResult

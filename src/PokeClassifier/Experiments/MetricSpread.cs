@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier;
+namespace PokeClassifier.Experiments;
 
 /// <summary>The mean and the sample standard deviation (n - 1 in the denominator) of a metric over the folds of a k-fold run.</summary>
 public sealed record MetricSpread

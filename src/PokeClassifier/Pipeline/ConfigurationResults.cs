@@ -1,4 +1,5 @@
 using PokeClassifier.Evaluation;
+using PokeClassifier.Experiments;
 using PokeClassifier.Training;
 
 namespace PokeClassifier.Pipeline;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
+using PokeClassifier.Training.Custom;
 using PokeClassifier.Training;
 
 namespace PokeClassifier.Pipeline;

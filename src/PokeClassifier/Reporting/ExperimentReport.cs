@@ -1,4 +1,5 @@
 using System.Text;
+using PokeClassifier.Experiments;
 
 namespace PokeClassifier.Reporting;
 

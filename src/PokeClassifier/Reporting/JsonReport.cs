@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using PokeClassifier.Evaluation;
+using PokeClassifier.Experiments;
 
 namespace PokeClassifier.Reporting;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using PokeClassifier.Evaluation;
+using PokeClassifier.Experiments;
 
 namespace PokeClassifier.Reporting;
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using PokeClassifier.Evaluation;
+using PokeClassifier.Experiments;
 
 namespace PokeClassifier.Reporting;
 

@@ -1,3 +1,7 @@
+using PokeClassifier.Experiments;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
+
 namespace PokeClassifier.Training;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using PokeClassifier.Backbones;
+using PokeClassifier.Training.Custom;
 
 namespace PokeClassifier.Training;
 

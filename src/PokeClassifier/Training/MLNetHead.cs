@@ -5,6 +5,7 @@ using Microsoft.ML.Trainers;
 using Microsoft.ML.Transforms.Image;
 using PokeClassifier.Backbones;
 using PokeClassifier.Backbones.Onnx;
+using PokeClassifier.Training.Custom;
 
 namespace PokeClassifier.Training;
 

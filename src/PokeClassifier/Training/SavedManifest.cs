@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using PokeClassifier.Backbones;
 using PokeClassifier.Features;
+using PokeClassifier.Training.Custom;
 
 namespace PokeClassifier.Training;
 

@@ -5,6 +5,7 @@ using PokeClassifier.Backbones;
 using PokeClassifier.Data;
 using PokeClassifier.Evaluation;
 using PokeClassifier.Features;
+using PokeClassifier.Training.Custom;
 
 namespace PokeClassifier.Training;
 

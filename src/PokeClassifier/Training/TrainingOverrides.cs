@@ -1,4 +1,6 @@
 using System.Globalization;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
 
 namespace PokeClassifier.Training;
 

@@ -2,6 +2,7 @@ using PokeClassifier.Backbones;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
 using PokeClassifier.Tests.Backbones.Torch;
+using PokeClassifier.Training.Custom;
 using PokeClassifier.Training;
 
 namespace PokeClassifier.Tests.Backbones;

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
+using PokeClassifier.Data.DefaultDataset;
 using PokeClassifier.Data;
 using Xunit;
 

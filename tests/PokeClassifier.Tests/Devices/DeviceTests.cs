@@ -2,6 +2,7 @@ using PokeClassifier.Backbones;
 using PokeClassifier.Backbones.Torch;
 using PokeClassifier.Features;
 using PokeClassifier.Tests.Backbones.Torch;
+using PokeClassifier.Training.Custom;
 using PokeClassifier.Training;
 using TorchSharp;
 using static TorchSharp.torch;

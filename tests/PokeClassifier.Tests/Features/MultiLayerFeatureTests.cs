@@ -3,6 +3,7 @@ using PokeClassifier.Backbones.Onnx;
 using PokeClassifier.Backbones.Torch;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
+using PokeClassifier.Training.FineTuning;
 using PokeClassifier.Training;
 using static TorchSharp.torch;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;
+using PokeClassifier.Experiments;
 using PokeClassifier.Reporting;
 using PokeClassifier.Training;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using PokeClassifier.Evaluation;
+using PokeClassifier.Experiments;
 using PokeClassifier.Reporting;
 using PokeClassifier.Tests.Browser;
 using PokeClassifier.Training;

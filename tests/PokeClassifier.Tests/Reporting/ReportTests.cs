@@ -1,5 +1,6 @@
 using System.Text.Json;
 using PokeClassifier.Evaluation;
+using PokeClassifier.Experiments;
 using PokeClassifier.Reporting;
 using PokeClassifier.Training;
 using SkiaSharp;

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using PokeClassifier.Data;
+using PokeClassifier.Experiments;
 using PokeClassifier.Training;
 
 namespace PokeClassifier.Tests.Training;

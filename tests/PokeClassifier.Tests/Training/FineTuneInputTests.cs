@@ -1,6 +1,7 @@
 using PokeClassifier.Backbones;
 using PokeClassifier.Backbones.Torch;
 using PokeClassifier.Features;
+using PokeClassifier.Training.FineTuning;
 using PokeClassifier.Training;
 using static TorchSharp.torch;
 

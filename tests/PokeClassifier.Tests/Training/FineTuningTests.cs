@@ -2,6 +2,8 @@ using PokeClassifier.Backbones;
 using PokeClassifier.Backbones.Torch;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
 using PokeClassifier.Training;
 using TorchSharp;
 using TorchSharp.PyBridge;

@@ -6,6 +6,7 @@ using PokeClassifier.Backbones.Torch;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
 using PokeClassifier.Tests.Backbones.Torch;
+using PokeClassifier.Training.Custom;
 using PokeClassifier.Training;
 using TorchSharp;
 using TorchSharp.PyBridge;

@@ -2,6 +2,7 @@ using PokeClassifier.Backbones;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
 using PokeClassifier.Tests.Backbones;
+using PokeClassifier.Training.Custom;
 using PokeClassifier.Training;
 using SkiaSharp;
 

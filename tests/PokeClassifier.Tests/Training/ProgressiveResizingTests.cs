@@ -1,5 +1,7 @@
 using PokeClassifier.Backbones;
 using PokeClassifier.Backbones.Torch;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
 using PokeClassifier.Training;
 using static TorchSharp.torch;
 

@@ -4,6 +4,7 @@
 using PokeClassifier;
 using PokeClassifier.Backbones;
 using PokeClassifier.Training;
+using PokeClassifier.Training.Budget;
 
 var images = args[0];
 var failures = 0;

@@ -3,6 +3,7 @@
 // Usage: dotnet TorchSharpConsumer.dll <folder-per-class images> <model to write>
 using PokeClassifier;
 using PokeClassifier.Training;
+using PokeClassifier.Training.Custom;
 
 using var run = await ImageClassification.FromFolder(args[0])
     .WithCustomHead(CustomHeadOptions.GlobalAveragePoolDense(), new TrainingOptions { Epochs = 3 })

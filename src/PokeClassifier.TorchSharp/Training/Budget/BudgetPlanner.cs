@@ -5,9 +5,11 @@ using PokeClassifier.Backbones.Onnx;
 using PokeClassifier.Backbones.Torch;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
 using static TorchSharp.torch;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Budget;
 
 /// <summary>
 /// Turns a <see cref="TrainingBudget"/> into a recipe: measures this machine's featurizer throughput (ONNX Runtime, a few of the

@@ -2,7 +2,7 @@ using System.Numerics;
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// Adam (Kingma and Ba; PyTorch's <c>torch.optim.Adam</c> update with L2 <c>weight_decay</c>) over parameter groups, as one fused

@@ -1,7 +1,7 @@
 using System.Globalization;
 using static TorchSharp.torch;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>One mixed batch: the inputs, which example each was mixed with, and the weight λ of the examples' own labels.</summary>
 /// <param name="Inputs">The mixed inputs, same shape as the batch.</param>

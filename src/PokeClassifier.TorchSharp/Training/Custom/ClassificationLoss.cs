@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>Categorical cross-entropy on logits, with label smoothing and per-example weights (see <see cref="TrainingOptions"/>).</summary>
 internal static class ClassificationLoss

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>Cached backbone features as a batch source: each batch is copied from the rows into a new tensor of the example shape.</summary>
 internal sealed class FeatureBatchSource : IBatchSource

@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Sequential = TorchSharp.Modules.Sequential;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// Builds the TorchSharp module of a <see cref="CustomHeadOptions"/> head: a <c>Sequential</c> of standard layers (and

@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// Examples for <see cref="TorchTrainer"/>: a fixed list of labelled inputs from which the trainer asks for batches by index.

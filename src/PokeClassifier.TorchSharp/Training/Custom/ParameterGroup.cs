@@ -1,6 +1,6 @@
 using Parameter = TorchSharp.Modules.Parameter;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// Parameters that Adam updates with their own initial learning rate (and optionally weight decay), for example a backbone at

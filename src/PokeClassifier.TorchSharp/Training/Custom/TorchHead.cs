@@ -2,12 +2,13 @@ using System.IO.Compression;
 using System.Runtime.InteropServices;
 using PokeClassifier.Backbones;
 using PokeClassifier.Backbones.Torch;
+using PokeClassifier.Training.LearningRate;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 using Sequential = TorchSharp.Modules.Sequential;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// The TorchSharp transfer path's trained head: a <see cref="HeadNetwork"/> module over backbone features, in eval mode. Scoring

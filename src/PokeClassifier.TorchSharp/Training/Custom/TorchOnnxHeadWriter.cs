@@ -1,7 +1,7 @@
 using System.Globalization;
 using PokeClassifier.Backbones.Onnx;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>The TorchSharp head's part of an ONNX export (<see cref="OnnxClassifierExporter"/> writes the rest).</summary>
 internal static class TorchOnnxHeadWriter

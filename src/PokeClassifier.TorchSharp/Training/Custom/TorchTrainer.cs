@@ -1,10 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using PokeClassifier.Backbones.Torch;
+using PokeClassifier.Training.Custom.Callbacks;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// The study's training loop for any module that maps a batch to logits [n, k]: Adam over parameter groups (<see cref="AdamOptimizer"/>), a per-epoch learning

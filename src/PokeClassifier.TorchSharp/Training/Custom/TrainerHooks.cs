@@ -1,7 +1,7 @@
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>Optional callbacks of <see cref="TorchTrainer"/>, all called on the training thread.</summary>
 internal sealed class TrainerHooks

@@ -1,7 +1,7 @@
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary><see cref="TrainingState"/>'s network and optimizer with their TorchSharp types (the state lives in the library, which has no TorchSharp).</summary>
 internal static class TrainingStateTorch

@@ -2,7 +2,7 @@ using PokeClassifier.Backbones.Torch;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.FineTuning;
 
 /// <summary>
 /// The network fine-tuning trains: the backbone graph from its cut on, then the head. Its input is either the image batch (the frozen

@@ -2,9 +2,10 @@ using System.Security.Cryptography;
 using System.Text;
 using PokeClassifier.Backbones.Torch;
 using PokeClassifier.Features;
+using PokeClassifier.Training.Custom;
 using static TorchSharp.torch;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.FineTuning;
 
 /// <summary>
 /// Training examples as images: each batch decoded bytes → (augmented when training) → preprocessed tensor, shrunk to

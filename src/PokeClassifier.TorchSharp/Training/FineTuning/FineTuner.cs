@@ -4,9 +4,11 @@ using PokeClassifier.Backbones.Onnx;
 using PokeClassifier.Backbones.Torch;
 using PokeClassifier.Data;
 using PokeClassifier.Features;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.LearningRate;
 using static TorchSharp.torch;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.FineTuning;
 
 /// <summary>
 /// Fine-tunes a backbone with a head (<see cref="FineTuneHeadConfiguration"/>) and returns a classifier like any other: the backbone

@@ -3,7 +3,7 @@ using PokeClassifier.Backbones.Onnx;
 using PokeClassifier.Backbones.Torch;
 using static TorchSharp.torch;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.FineTuning;
 
 /// <summary>
 /// The frozen part of a fine-tuned backbone (its nodes before the cut) as an ONNX model that ONNX Runtime runs: 0..255 RGB pixels in

@@ -1,7 +1,7 @@
 using PokeClassifier.Backbones;
 using static TorchSharp.torch;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.FineTuning;
 
 /// <summary>
 /// Turns decoded images into the backbone's input batch with TorchSharp: the augmentation (random resized crop, horizontal flip,

@@ -1,4 +1,4 @@
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.FineTuning;
 
 /// <summary>
 /// The operations of <see cref="AugmentationPolicy.TrivialAugment"/>, in torchvision's <c>TrivialAugmentWide</c> order (one is drawn uniformly).

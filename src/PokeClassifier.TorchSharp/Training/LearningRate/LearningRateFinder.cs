@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using PokeClassifier.Backbones.Torch;
+using PokeClassifier.Training.Custom.Callbacks;
+using PokeClassifier.Training.Custom;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.LearningRate;
 
 /// <summary>
 /// The range test itself, for any module that <see cref="TorchTrainer"/> trains: the same batches (seeded shuffling, augmentation,

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace PokeClassifier.Data;
+namespace PokeClassifier.Data.DefaultDataset;
 
 /// <summary>Turns an English Pokémon name into an ASCII folder name, exactly as <c>tools/build-dataset.sh</c> does.</summary>
 internal static partial class ClassFolderNames

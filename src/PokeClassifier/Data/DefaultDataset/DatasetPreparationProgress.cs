@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier.Data;
+namespace PokeClassifier.Data.DefaultDataset;
 
 /// <summary>How far <see cref="PokemonSpriteDataset.PrepareAsync"/> has come.</summary>
 public sealed record DatasetPreparationProgress

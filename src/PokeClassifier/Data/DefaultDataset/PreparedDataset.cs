@@ -1,4 +1,4 @@
-namespace PokeClassifier.Data;
+namespace PokeClassifier.Data.DefaultDataset;
 
 /// <summary>A dataset folder made by <see cref="PokemonSpriteDataset.PrepareAsync"/>, ready to load with <see cref="ImageDataset.FromManifestAsync"/>.</summary>
 public sealed record PreparedDataset

@@ -1,4 +1,4 @@
-namespace PokeClassifier.Data;
+namespace PokeClassifier.Data.DefaultDataset;
 
 /// <summary>The frames kept from one animation: their GIF frame indices and PNG bytes, and how many frames the GIF has.</summary>
 internal sealed record ProcessedAnimation(int FramesInSource, IReadOnlyList<int> FrameIndices, IReadOnlyList<byte[]> Pngs);

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 using SkiaSharp;
 
-namespace PokeClassifier.Data;
+namespace PokeClassifier.Data.DefaultDataset;
 
 /// <summary>A rectangle in pixels: left, top, width, height.</summary>
 internal readonly record struct PixelBox(int X, int Y, int Width, int Height);

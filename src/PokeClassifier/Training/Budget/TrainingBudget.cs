@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Budget;
 
 /// <summary>
 /// How long a run may take, wall time, from loading the images to the evaluated classifier. The library measures this machine's

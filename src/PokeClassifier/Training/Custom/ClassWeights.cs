@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>How the classes are weighted in <see cref="ClassWeights"/>.</summary>
 public enum ClassWeighting

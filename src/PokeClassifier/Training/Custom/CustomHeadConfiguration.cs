@@ -1,4 +1,4 @@
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// The TorchSharp transfer path: a head (<see cref="CustomHeadOptions"/>) trained on cached, frozen backbone features with the

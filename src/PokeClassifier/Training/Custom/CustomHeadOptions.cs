@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>The architecture of a head trained through TorchSharp (<see cref="CustomHeadOptions.Kind"/>).</summary>
 public enum CustomHeadKind

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// Stops training when the watched metric has not improved for <see cref="Patience"/> epochs. The best value starts at +infinity

@@ -1,4 +1,4 @@
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// A part of the TorchSharp training loop, in the manner of fastai's callbacks and Keras' <c>Callback</c>: the loop itself only runs

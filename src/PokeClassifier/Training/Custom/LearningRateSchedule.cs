@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// How the learning rate changes from epoch to epoch, as a factor of the initial rate: every parameter group's rate in epoch

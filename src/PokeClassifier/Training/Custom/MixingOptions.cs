@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>How two training examples are mixed into one (<see cref="MixingOptions"/>).</summary>
 public enum MixingKind

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// Multiplies every parameter group's learning rate by <see cref="Factor"/> when the watched metric has not improved (by more than

@@ -1,4 +1,4 @@
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>A per-epoch quantity that early stopping and reduce-on-plateau watch.</summary>
 public enum TrainingMetric

@@ -1,6 +1,8 @@
 using System.Globalization;
+using PokeClassifier.Experiments;
+using PokeClassifier.Training.Budget;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// The training loop of the TorchSharp path. The defaults are the study's: Adam, a learning rate reduced every epoch, 10 epochs,
@@ -73,7 +75,7 @@ public sealed record TrainingOptions
     public bool Resume { get; init; }
 
     /// <summary>
-    /// The recommended loop for fine-tuning a whole backbone (with <see cref="FineTuneOptions.Recommended"/>): AdamW (weight decay 0.01)
+    /// The recommended loop for fine-tuning a whole backbone (with <see cref="FineTuning.FineTuneOptions.Recommended"/>): AdamW (weight decay 0.01)
     /// with the head at 2e-3 and the backbone at a twentieth of it, warm-up then cosine, label smoothing 0.1, 8 epochs, early stopping
     /// on the validation macro-F1 with restore-best (patience as long as the run, so it only keeps the best epoch). A time budget
     /// (<see cref="TrainingBudget"/>) sets the epochs and the input size from this machine's measured speed.
@@ -91,7 +93,7 @@ public sealed record TrainingOptions
     };
 
     /// <summary>
-    /// The recommended loop of <see cref="FineTuneOptions.RecommendedCached"/>: AdamW (weight decay 0.05) at 1e-3, batches of 64,
+    /// The recommended loop of <see cref="FineTuning.FineTuneOptions.RecommendedCached"/>: AdamW (weight decay 0.05) at 1e-3, batches of 64,
     /// half an epoch of warm-up then cosine to zero over 6 epochs, label smoothing 0.1, and the weights averaged over the second
     /// half of the run (<see cref="WeightAveraging"/>) instead of an epoch picked on a validation set: every training image is
     /// trained on (<see cref="ValidationFraction"/> 0), and no small validation set can pick an early epoch (docs/recipes.md).

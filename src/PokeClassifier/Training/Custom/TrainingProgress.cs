@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// Progress of a TorchSharp training run, reported after every batch; the report after an epoch's validation also carries the

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// What a <see cref="ITrainingCallback"/> sees of a training run, and the few things it may change: the learning-rate factor and

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>What happened in a TorchSharp training run: the per-epoch history, the epoch whose weights were kept, and why it stopped.</summary>
 public sealed record TrainingSummary

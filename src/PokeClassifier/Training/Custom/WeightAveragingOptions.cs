@@ -1,13 +1,13 @@
 using System.Globalization;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom;
 
 /// <summary>
 /// Averages the weights at the end of the last epochs and trains the final model with that average (stochastic weight averaging
 /// over epochs, as in Izmailov et al. 2018 and PyTorch's <c>torch.optim.swa_utils</c>): the tail of a decaying schedule wanders
 /// around a minimum, and the average sits nearer its centre than any one epoch, so the result depends far less on which epoch a
 /// small validation set happens to favour. Parameters and floating-point buffers (batch-norm statistics) are averaged alike; with
-/// batch-norm statistics frozen (<see cref="FineTuneOptions.UpdateBatchNormStatistics"/> off) the buffers do not move and the
+/// batch-norm statistics frozen (<see cref="FineTuning.FineTuneOptions.UpdateBatchNormStatistics"/> off) the buffers do not move and the
 /// average is exact.
 /// </summary>
 public sealed class WeightAveragingOptions

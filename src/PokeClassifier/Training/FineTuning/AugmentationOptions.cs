@@ -1,4 +1,4 @@
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.FineTuning;
 
 /// <summary>
 /// On-the-fly augmentation of training images while fine-tuning, drawn from the run's seed (one seed, the same images every run):

@@ -1,4 +1,4 @@
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.FineTuning;
 
 /// <summary>An augmentation policy applied after the crop, flip and colour jitter of <see cref="AugmentationOptions"/>.</summary>
 public enum AugmentationPolicy

@@ -1,4 +1,6 @@
-namespace PokeClassifier.Training;
+using PokeClassifier.Training.Custom;
+
+namespace PokeClassifier.Training.FineTuning;
 
 /// <summary>
 /// Fine-tuning: a TorchSharp head (<see cref="CustomHeadOptions"/>) trained together with the last blocks of the backbone

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using PokeClassifier.Data;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.FineTuning;
 
 /// <summary>
 /// The images of a fine-tuning run, decoded at the input size (RGB planes, bytes) with their labels and content hashes; images

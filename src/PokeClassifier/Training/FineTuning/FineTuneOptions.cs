@@ -1,4 +1,7 @@
-namespace PokeClassifier.Training;
+using PokeClassifier.Training.Budget;
+using PokeClassifier.Training.Custom;
+
+namespace PokeClassifier.Training.FineTuning;
 
 /// <summary>
 /// What fine-tuning trains of the backbone and how: how many of its last blocks (or which node on), at what learning rate, at what
@@ -116,7 +119,7 @@ public sealed record FineTuneOptions
     /// The recommended fine-tuning when time is short (<c>docs/recipes.md</c>), the one <see cref="TrainingBudget"/>s choose on a CPU:
     /// the last two blocks trained on the frozen part's activations, computed once per image and per mirror image
     /// (<see cref="MirrorViews"/>) at 256 x 256, the backbone at 0.3 times the head's rate, ImageNet batch-norm statistics kept, a
-    /// 20-epoch head warm-up on the cached features. Pair it with <see cref="TrainingOptions.RecommendedCachedFineTune"/>.
+    /// 20-epoch head warm-up on the cached features. Pair it with <see cref="Custom.TrainingOptions.RecommendedCachedFineTune"/>.
     /// </summary>
     public static FineTuneOptions RecommendedCached => new()
     {

@@ -1,6 +1,7 @@
 using PokeClassifier.Data;
+using PokeClassifier.Training.Custom;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.FineTuning;
 
 /// <summary>What fine-tuning (<c>FineTuner.Train</c>, in the <c>PokeClassifier.TorchSharp</c> package) produced and what it cost.</summary>
 internal sealed record FineTuneResult

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.FineTuning;
 
 /// <summary>
 /// Progressive resizing (fastai's recipe): the first epochs of whole-image fine-tuning train on smaller inputs, which cost about

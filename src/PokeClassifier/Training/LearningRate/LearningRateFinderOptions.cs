@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.LearningRate;
 
 /// <summary>
 /// The learning-rate range test (Leslie Smith's; fastai's <c>lr_find</c>): training steps with a rate that grows exponentially from

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.LearningRate;
 
 /// <summary>
 /// What the learning-rate range test found: every step's rate, raw and smoothed loss, and two suggestions read off the smoothed

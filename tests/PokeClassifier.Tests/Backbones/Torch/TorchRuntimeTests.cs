@@ -32,7 +32,7 @@ public sealed class TorchRuntimeTests
 
             // Loading a module or building a head inside a run keeps the run's threads.
             using (OnnxTorchImporter.Import(PokeClassifier.Backbones.BackboneSpec.ResNet18.ModelPath))
-            using (PokeClassifier.Training.HeadNetwork.Build(PokeClassifier.Training.CustomHeadOptions.GlobalAveragePoolDense(), [8], 3, seed: 1))
+            using (PokeClassifier.Training.Custom.HeadNetwork.Build(PokeClassifier.Training.Custom.CustomHeadOptions.GlobalAveragePoolDense(), [8], 3, seed: 1))
             {
                 Assert.Equal(2, get_num_threads());
             }

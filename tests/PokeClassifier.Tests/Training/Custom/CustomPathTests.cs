@@ -2,7 +2,9 @@ using System.IO.Compression;
 using System.Text.Json;
 using PokeClassifier.Backbones;
 using PokeClassifier.Data;
+using PokeClassifier.Experiments;
 using PokeClassifier.Reporting;
+using PokeClassifier.Training.Custom;
 using PokeClassifier.Training;
 
 namespace PokeClassifier.Tests.Training.Custom;

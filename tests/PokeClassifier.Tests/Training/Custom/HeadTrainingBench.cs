@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using PokeClassifier.Training.Custom;
 using PokeClassifier.Training;
 using TorchSharp;
 using Xunit.Abstractions;

@@ -1,5 +1,9 @@
 using PokeClassifier.Data;
 using PokeClassifier.Reporting;
+using PokeClassifier.Training.Budget;
+using PokeClassifier.Training.Custom;
+using PokeClassifier.Training.FineTuning;
+using PokeClassifier.Training.LearningRate;
 using PokeClassifier.Training;
 using static TorchSharp.torch;
 

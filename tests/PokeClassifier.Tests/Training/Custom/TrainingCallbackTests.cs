@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using PokeClassifier.Training.Custom;
 using PokeClassifier.Training;
 using static TorchSharp.torch;
 

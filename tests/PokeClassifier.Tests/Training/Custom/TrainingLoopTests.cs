@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using PokeClassifier.Backbones.Torch;
+using PokeClassifier.Training.Custom;
 using PokeClassifier.Training;
 using TorchSharp;
 using Xunit.Abstractions;

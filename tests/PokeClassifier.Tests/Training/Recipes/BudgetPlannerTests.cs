@@ -1,3 +1,4 @@
+using PokeClassifier.Training.Budget;
 using PokeClassifier.Training;
 
 namespace PokeClassifier.Tests.Training.Recipes;

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom.Callbacks;
 
 /// <summary>
 /// Writes a checkpoint after every epoch (weights, optimizer moments, the epoch, the history and the other callbacks' state;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using static TorchSharp.torch;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom.Callbacks;
 
 /// <summary>Early stopping with restore-best-weights (<see cref="EarlyStoppingOptions"/>).</summary>
 internal sealed class EarlyStoppingCallback(EarlyStoppingOptions options) : ITrainingCallback, ICheckpointedCallback, IDisposable

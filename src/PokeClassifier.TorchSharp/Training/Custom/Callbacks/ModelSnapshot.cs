@@ -1,7 +1,7 @@
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom.Callbacks;
 
 /// <summary>Copies of a module's parameters and buffers: taken, put back, written to and read from a checkpoint.</summary>
 internal static class ModelSnapshot

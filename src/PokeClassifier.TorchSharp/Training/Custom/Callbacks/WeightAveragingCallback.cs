@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom.Callbacks;
 
 /// <summary>
 /// Keeps the running mean of the model's parameters and floating-point buffers over the epochs <see cref="WeightAveragingOptions"/>

@@ -1,4 +1,4 @@
-namespace PokeClassifier.Training;
+namespace PokeClassifier.Training.Custom.Callbacks;
 
 /// <summary>The best value of a metric so far (starting at the worst possible value) and the epochs since it.</summary>
 internal sealed class MetricTracker(TrainingMetric metric, double minDelta)

@@ -35,164 +35,195 @@ public sealed partial class ImageFeaturizer
     {
         ArgumentNullException.ThrowIfNull(paths);
         ArgumentNullException.ThrowIfNull(map);
-        var parallelism = _options.Parallelism;
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var token = linked.Token;
-        using var permits = new SemaphoreSlim(InFlightLimit, InFlightLimit);
-        ExceptionDispatchInfo? failure = null;
+        using var run = new StreamRun<T>(this, map, cancellationToken);
+        var producer = Task.Run(() => run.GuardAsync(() => run.ProduceAsync(paths)), CancellationToken.None);
+        var decoders = Enumerable.Range(0, _options.Parallelism).Select(_ => Task.Run(() => run.GuardAsync(run.DecodeAsync), CancellationToken.None)).ToArray();
+        var inference = Enumerable.Range(0, _options.Parallelism).Select(_ => Task.Run(() => run.GuardAsync(run.InferAsync), CancellationToken.None)).ToArray();
 
-        void Fail(Exception e)
+        // Decoders done: no more tensors.
+        var tensorsClosed = Task.WhenAll(decoders).ContinueWith(_ => run.Tensors.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        try
         {
-            Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null);
-            linked.Cancel();
+            while (await run.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (run.Order.Reader.TryRead(out var next))
+                {
+                    var result = await run.ResultAsync(next).ConfigureAwait(false);
+                    run.Permits.Release();
+                    yield return result;
+                }
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            run.ThrowIfFailed();
+        }
+        finally
+        {
+            await run.Linked.CancelAsync().ConfigureAwait(false);
+            await Task.WhenAll(decoders.Concat(inference).Append(producer).Append(tensorsClosed)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// One streamed run: the producer reads the input lazily, taking a permit per path (so at most <see cref="InFlightLimit"/> images are
+    /// in flight) and queueing its result slot in input order; decoders read, hash, look up the cache and decode; inference workers run
+    /// the backbone and write the cache. The first failure of any of them cancels the rest and is rethrown to the reader.
+    /// </summary>
+    private sealed class StreamRun<T> : IDisposable
+    {
+        private readonly ImageFeaturizer _featurizer;
+        private readonly Func<float[], T> _map;
+        private readonly CancellationToken _caller;
+        private ExceptionDispatchInfo? _failure;
+
+        public StreamRun(ImageFeaturizer featurizer, Func<float[], T> map, CancellationToken caller)
+        {
+            _featurizer = featurizer;
+            _map = map;
+            _caller = caller;
+            Linked = CancellationTokenSource.CreateLinkedTokenSource(caller);
+            Token = Linked.Token;
+            var parallelism = featurizer._options.Parallelism;
+            Permits = new SemaphoreSlim(featurizer.InFlightLimit, featurizer.InFlightLimit);
+            Work = Channel.CreateBounded<(long, string, TaskCompletionSource<StreamedImage<T>>)>(new BoundedChannelOptions(parallelism * 2) { SingleWriter = true });
+            Tensors = Channel.CreateBounded<(long, string, string, float[][], TaskCompletionSource<StreamedImage<T>>)>(new BoundedChannelOptions(parallelism * 2));
         }
 
-        // The order channel is bounded by the permits: a slot is taken before a path is read from the input.
-        var order = Channel.CreateUnbounded<TaskCompletionSource<StreamedImage<T>>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var work = Channel.CreateBounded<(long Index, string Path, TaskCompletionSource<StreamedImage<T>> Done)>(new BoundedChannelOptions(parallelism * 2) { SingleWriter = true });
-        var tensors = Channel.CreateBounded<(long Index, string Path, string Hash, float[][] Tensor, TaskCompletionSource<StreamedImage<T>> Done)>(new BoundedChannelOptions(parallelism * 2));
+        public CancellationTokenSource Linked { get; }
 
-        var producer = Task.Run(async () =>
+        public CancellationToken Token { get; }
+
+        public SemaphoreSlim Permits { get; }
+
+        /// <summary>Result slots in input order; bounded by the permits (a slot is taken before a path is read from the input).</summary>
+        public Channel<TaskCompletionSource<StreamedImage<T>>> Order { get; } =
+            Channel.CreateUnbounded<TaskCompletionSource<StreamedImage<T>>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+        public Channel<(long Index, string Path, TaskCompletionSource<StreamedImage<T>> Done)> Work { get; }
+
+        public Channel<(long Index, string Path, string Hash, float[][] Tensor, TaskCompletionSource<StreamedImage<T>> Done)> Tensors { get; }
+
+        /// <summary>Runs a worker; cancellation ends it quietly, any other exception fails the run.</summary>
+        public async Task GuardAsync(Func<Task> worker)
+        {
+            try
+            {
+                await worker().ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (Token.IsCancellationRequested)
+            {
+            }
+            catch (Exception e)
+            {
+                Interlocked.CompareExchange(ref _failure, ExceptionDispatchInfo.Capture(e), null);
+                Linked.Cancel();
+            }
+        }
+
+        public async Task ProduceAsync(IEnumerable<string> paths)
         {
             try
             {
                 using var e = paths.GetEnumerator();
                 for (long index = 0; ; index++)
                 {
-                    await permits.WaitAsync(token).ConfigureAwait(false);
+                    await Permits.WaitAsync(Token).ConfigureAwait(false);
                     if (!e.MoveNext())
                     {
                         break;
                     }
 
-                    var path = e.Current;
                     var done = new TaskCompletionSource<StreamedImage<T>>(TaskCreationOptions.RunContinuationsAsynchronously);
-                    order.Writer.TryWrite(done);
-                    await work.Writer.WriteAsync((index, path, done), token).ConfigureAwait(false);
+                    Order.Writer.TryWrite(done);
+                    await Work.Writer.WriteAsync((index, e.Current, done), Token).ConfigureAwait(false);
                 }
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-            }
-            catch (Exception e)
-            {
-                Fail(e);
             }
             finally
             {
-                work.Writer.TryComplete();
-                order.Writer.TryComplete();
+                Work.Writer.TryComplete();
+                Order.Writer.TryComplete();
             }
-        }, CancellationToken.None);
-
-        var decoders = Enumerable.Range(0, parallelism).Select(_ => Task.Run(async () =>
-        {
-            try
-            {
-                await foreach (var (index, path, done) in work.Reader.ReadAllAsync(token).ConfigureAwait(false))
-                {
-                    var skipped = default(SkippedFile);
-                    try
-                    {
-                        var bytes = await ReadImageFileAsync(path, token).ConfigureAwait(false);
-                        var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
-                        if (Cache is not null && Cache.TryRead(Identity, hash, Backbone.FeatureLength, out var cached))
-                        {
-                            done.TrySetResult(new StreamedImage<T>(index, path, map(cached), null, FromCache: true));
-                            continue;
-                        }
-
-                        var tensor = Prepare(bytes, path);
-                        await tensors.Writer.WriteAsync((index, path, hash, tensor, done), token).ConfigureAwait(false);
-                    }
-                    catch (InvalidImageException e)
-                    {
-                        skipped = new SkippedFile { Path = path, Reason = e.Reason, Detail = e.Message.StartsWith(path + ": ", StringComparison.Ordinal) ? e.Message[(path.Length + 2)..] : e.Message };
-                    }
-                    catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                    {
-                        skipped = new SkippedFile { Path = path, Reason = SkipReason.Unreadable, Detail = e.Message };
-                    }
-
-                    if (skipped is not null)
-                    {
-                        done.TrySetResult(new StreamedImage<T>(index, path, default, skipped, FromCache: false));
-                    }
-                }
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-            }
-            catch (Exception e)
-            {
-                Fail(e);
-            }
-        }, CancellationToken.None)).ToArray();
-
-        var inference = Enumerable.Range(0, parallelism).Select(_ => Task.Run(async () =>
-        {
-            try
-            {
-                await foreach (var (index, path, hash, tensor, done) in tensors.Reader.ReadAllAsync(token).ConfigureAwait(false))
-                {
-                    var output = Run(tensor, token);
-                    WriteToCache(hash, output);
-                    done.TrySetResult(new StreamedImage<T>(index, path, map(output), null, FromCache: false));
-                }
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-            }
-            catch (Exception e)
-            {
-                Fail(e);
-            }
-        }, CancellationToken.None)).ToArray();
-
-        // Decoders done: no more tensors.
-        var tensorsClosed = Task.WhenAll(decoders).ContinueWith(_ => tensors.Writer.TryComplete(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
-        try
-        {
-            while (await WaitToReadAsync(order.Reader, token).ConfigureAwait(false))
-            {
-                while (order.Reader.TryRead(out var next))
-                {
-                    StreamedImage<T> result;
-                    try
-                    {
-                        result = await next.Task.WaitAsync(token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException) when (failure is not null && !cancellationToken.IsCancellationRequested)
-                    {
-                        failure.Throw();
-                        throw;
-                    }
-
-                    permits.Release();
-                    yield return result;
-                }
-            }
-
-            cancellationToken.ThrowIfCancellationRequested();
-            failure?.Throw();
-        }
-        finally
-        {
-            await linked.CancelAsync().ConfigureAwait(false);
-            await Task.WhenAll(decoders.Concat(inference).Append(producer).Append(tensorsClosed)).ConfigureAwait(false);
         }
 
-        async Task<bool> WaitToReadAsync(ChannelReader<TaskCompletionSource<StreamedImage<T>>> reader, CancellationToken ct)
+        public async Task DecodeAsync()
+        {
+            var f = _featurizer;
+            await foreach (var (index, path, done) in Work.Reader.ReadAllAsync(Token).ConfigureAwait(false))
+            {
+                SkippedFile? skipped = null;
+                try
+                {
+                    var bytes = await ReadImageFileAsync(path, Token).ConfigureAwait(false);
+                    var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
+                    if (f.Cache is not null && f.Cache.TryRead(f.Identity, hash, f.Backbone.FeatureLength, out var cached))
+                    {
+                        done.TrySetResult(new StreamedImage<T>(index, path, _map(cached), null, FromCache: true));
+                        continue;
+                    }
+
+                    var tensor = f.Prepare(bytes, path);
+                    await Tensors.Writer.WriteAsync((index, path, hash, tensor, done), Token).ConfigureAwait(false);
+                }
+                catch (InvalidImageException e)
+                {
+                    skipped = new SkippedFile { Path = path, Reason = e.Reason, Detail = e.Message.StartsWith(path + ": ", StringComparison.Ordinal) ? e.Message[(path.Length + 2)..] : e.Message };
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    skipped = new SkippedFile { Path = path, Reason = SkipReason.Unreadable, Detail = e.Message };
+                }
+
+                if (skipped is not null)
+                {
+                    done.TrySetResult(new StreamedImage<T>(index, path, default, skipped, FromCache: false));
+                }
+            }
+        }
+
+        public async Task InferAsync()
+        {
+            await foreach (var (index, path, hash, tensor, done) in Tensors.Reader.ReadAllAsync(Token).ConfigureAwait(false))
+            {
+                var output = _featurizer.Run(tensor, Token);
+                _featurizer.WriteToCache(hash, output);
+                done.TrySetResult(new StreamedImage<T>(index, path, _map(output), null, FromCache: false));
+            }
+        }
+
+        /// <summary>Waits for the next result slot; a failure of the run is rethrown instead of the cancellation it caused.</summary>
+        public async Task<bool> WaitToReadAsync()
         {
             try
             {
-                return await reader.WaitToReadAsync(ct).ConfigureAwait(false);
+                return await Order.Reader.WaitToReadAsync(Token).ConfigureAwait(false);
             }
-            catch (OperationCanceledException) when (failure is not null && !cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (_failure is not null && !_caller.IsCancellationRequested)
             {
-                failure.Throw();
+                _failure.Throw();
                 throw;
             }
+        }
+
+        /// <summary>The result of one slot; a failure of the run is rethrown instead of the cancellation it caused.</summary>
+        public async Task<StreamedImage<T>> ResultAsync(TaskCompletionSource<StreamedImage<T>> slot)
+        {
+            try
+            {
+                return await slot.Task.WaitAsync(Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_failure is not null && !_caller.IsCancellationRequested)
+            {
+                _failure.Throw();
+                throw;
+            }
+        }
+
+        public void ThrowIfFailed() => _failure?.Throw();
+
+        public void Dispose()
+        {
+            Permits.Dispose();
+            Linked.Dispose();
         }
     }
 

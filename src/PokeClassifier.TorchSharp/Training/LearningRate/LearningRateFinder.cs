@@ -48,24 +48,11 @@ internal static class LearningRateFinder
         var ratios = groups.Select(g => groups[0].LearningRate > 0 ? g.LearningRate / groups[0].LearningRate : 1).ToArray();
         var optimizer = new AdamOptimizer(groups, training.Beta1, training.Beta2, training.Epsilon, training.WeightDecay, training.DecoupledWeightDecay);
         var classWeights = training.ClassWeights.Kind == ClassWeighting.None ? null : training.ClassWeights.Resolve(classes, train.Labels);
-        var rates = new List<double>(options.Steps);
-        var losses = new List<double>(options.Steps);
-        var smoothed = new List<double>(options.Steps);
-        double? divergedAt = null;
-        var reason = $"ran all {options.Steps} steps (the loss never exceeded {options.DivergenceFactor}x its lowest value)";
-        if (options.DivergenceFactor is null)
-        {
-            reason = $"ran all {options.Steps} steps";
-        }
-
+        var curve = new Curve(options);
         var snapshot = ModelSnapshot.Take(model);
         try
         {
-            double average = 0;
-            var lowest = double.PositiveInfinity;
-            var step = 0;
-            var stopped = false;
-            for (var pass = 1; step < options.Steps && !stopped; pass++)
+            for (var pass = 1; curve.Steps < options.Steps && !curve.Stopped; pass++)
             {
                 Enter(model, hooks);
                 var random = new Random(unchecked((seed * 1_000_003) + pass));
@@ -74,63 +61,20 @@ internal static class LearningRateFinder
                     dropout.Reseed(pass);
                 }
 
-                var order = Enumerable.Range(0, train.Count).ToArray();
-                for (var i = order.Length - 1; i > 0; i--)
-                {
-                    var j = random.Next(i + 1);
-                    (order[i], order[j]) = (order[j], order[i]);
-                }
-
-                for (var seen = 0; seen < order.Length && step < options.Steps; seen += training.BatchSize)
+                var order = TorchTrainer.Permutation(train.Count, random);
+                for (var seen = 0; seen < order.Length && curve.Steps < options.Steps && !curve.Stopped; seen += training.BatchSize)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
-                    var rate = options.StartLearningRate * Math.Pow(options.EndLearningRate / options.StartLearningRate, step / (double)(options.Steps - 1));
+                    var rate = options.StartLearningRate * Math.Pow(options.EndLearningRate / options.StartLearningRate, curve.Steps / (double)(options.Steps - 1));
                     for (var g = 0; g < groups.Count; g++)
                     {
                         optimizer.LearningRates[g] = rate * ratios[g];
                     }
 
-                    var indices = new ArraySegment<int>(order, seen, Math.Min(training.BatchSize, order.Length - seen));
-                    double loss;
-                    using (NewDisposeScope())
+                    var loss = Step(model, train, new ArraySegment<int>(order, seen, Math.Min(training.BatchSize, order.Length - seen)), random, training, classWeights, optimizer);
+                    if (curve.Add(rate, loss) is { } smooth)
                     {
-                        var inputs = train.Inputs(indices, training: true, random);
-                        var labels = new long[indices.Count];
-                        for (var k = 0; k < labels.Length; k++)
-                        {
-                            labels[k] = train.Labels[indices[k]];
-                        }
-
-                        var weights = classWeights is null ? null : tensor(indices.Select(k => classWeights[train.Labels[k]]).ToArray());
-                        var value = ClassificationLoss.Mean(model.call(inputs), tensor(labels), training.LabelSmoothing, weights);
-                        optimizer.ZeroGrad();
-                        value.backward();
-                        optimizer.Step();
-                        loss = value.item<float>();
-                    }
-
-                    if (!double.IsFinite(loss))
-                    {
-                        divergedAt = rate;
-                        reason = $"stopped at step {step + 1}: the loss is not a number at {LearningRateFinderResult.Rate(rate)}";
-                        stopped = true;
-                        break;
-                    }
-
-                    average = (options.Smoothing * average) + ((1 - options.Smoothing) * loss);
-                    var smooth = average / (1 - Math.Pow(options.Smoothing, step + 1));
-                    rates.Add(rate);
-                    losses.Add(loss);
-                    smoothed.Add(smooth);
-                    lowest = Math.Min(lowest, smooth);
-                    step++;
-                    progress?.Report(new TrainingProgress { Epoch = 1, Epochs = 1, Batch = step, Batches = options.Steps, Loss = smooth, LearningRate = rate });
-                    if (options.DivergenceFactor is { } factor && smooth > factor * lowest)
-                    {
-                        divergedAt = rate;
-                        reason = $"stopped at step {step}: the smoothed loss exceeded {factor}x its lowest value at {LearningRateFinderResult.Rate(rate)}";
-                        stopped = true;
-                        break;
+                        progress?.Report(new TrainingProgress { Epoch = 1, Epochs = 1, Batch = curve.Steps, Batches = options.Steps, Loss = smooth, LearningRate = rate });
                     }
                 }
             }
@@ -143,12 +87,85 @@ internal static class LearningRateFinder
             model.eval();
         }
 
-        if (rates.Count == 0)
+        if (curve.Steps == 0)
         {
             throw new InvalidOperationException($"The learning-rate finder's first step already gave a loss that is not a number (at {LearningRateFinderResult.Rate(options.StartLearningRate)}); start lower or check the data.");
         }
 
-        return LearningRateFinderResult.From(rates, losses, smoothed, options.Steps, divergedAt, reason, watch.Elapsed.TotalSeconds);
+        return LearningRateFinderResult.From(curve.Rates, curve.Losses, curve.Smoothed, options.Steps, curve.DivergedAt, curve.Reason, watch.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>One training step on <paramref name="indices"/>, with the loop's loss and Adam; returns the step's loss.</summary>
+    private static double Step(
+        Module<Tensor, Tensor> model, IBatchSource train, ArraySegment<int> indices, Random random, TrainingOptions training, float[]? classWeights, AdamOptimizer optimizer)
+    {
+        using var scope = NewDisposeScope();
+        var inputs = train.Inputs(indices, training: true, random);
+        var labels = new long[indices.Count];
+        for (var k = 0; k < labels.Length; k++)
+        {
+            labels[k] = train.Labels[indices[k]];
+        }
+
+        var weights = classWeights is null ? null : tensor(indices.Select(k => classWeights[train.Labels[k]]).ToArray());
+        var value = ClassificationLoss.Mean(model.call(inputs), tensor(labels), training.LabelSmoothing, weights);
+        optimizer.ZeroGrad();
+        value.backward();
+        optimizer.Step();
+        return value.item<float>();
+    }
+
+    /// <summary>The loss against the rate as the test goes: raw and smoothed (fastai's debiased running mean), and when and why it stopped.</summary>
+    private sealed class Curve(LearningRateFinderOptions options)
+    {
+        private double _average;
+        private double _lowest = double.PositiveInfinity;
+
+        public List<double> Rates { get; } = new(options.Steps);
+
+        public List<double> Losses { get; } = new(options.Steps);
+
+        public List<double> Smoothed { get; } = new(options.Steps);
+
+        public int Steps => Rates.Count;
+
+        public bool Stopped { get; private set; }
+
+        public double? DivergedAt { get; private set; }
+
+        public string Reason { get; private set; } = options.DivergenceFactor is null
+            ? $"ran all {options.Steps} steps"
+            : $"ran all {options.Steps} steps (the loss never exceeded {options.DivergenceFactor}x its lowest value)";
+
+        /// <summary>Records one step; returns its smoothed loss, or <see langword="null"/> when the loss is not a number (nothing is recorded, the test stops).</summary>
+        public double? Add(double rate, double loss)
+        {
+            if (!double.IsFinite(loss))
+            {
+                Stop(rate, $"stopped at step {Steps + 1}: the loss is not a number at {LearningRateFinderResult.Rate(rate)}");
+                return null;
+            }
+
+            _average = (options.Smoothing * _average) + ((1 - options.Smoothing) * loss);
+            var smooth = _average / (1 - Math.Pow(options.Smoothing, Steps + 1));
+            Rates.Add(rate);
+            Losses.Add(loss);
+            Smoothed.Add(smooth);
+            _lowest = Math.Min(_lowest, smooth);
+            if (options.DivergenceFactor is { } factor && smooth > factor * _lowest)
+            {
+                Stop(rate, $"stopped at step {Steps}: the smoothed loss exceeded {factor}x its lowest value at {LearningRateFinderResult.Rate(rate)}");
+            }
+
+            return smooth;
+        }
+
+        private void Stop(double rate, string reason)
+        {
+            DivergedAt = rate;
+            Reason = reason;
+            Stopped = true;
+        }
     }
 
     private static void Enter(Module<Tensor, Tensor> model, TrainerHooks? hooks)

@@ -12,12 +12,13 @@ namespace PokeClassifier.Training.Custom;
 /// and writes them back moves a third of the bytes.
 /// </summary>
 /// <remarks>
-/// Parameters must be contiguous float32 tensors on the CPU (those of every module here are); gradients that are not contiguous are
-/// copied first. The moments live in managed arrays, so the optimizer owns no native memory. The update of each element is
+/// The fused pass serves contiguous float32 parameters on the CPU (those of every module here are); gradients that are not contiguous
+/// are copied first, and those moments live in managed arrays. Any other parameter — on a GPU, or of another type — is updated by the
+/// same formula in TorchSharp tensor operations on its own device, its moments tensors beside it (what <c>torch.optim.Adam</c> does). The update of each element is
 /// <c>m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g²; p -= lr / (1 - b1^t) · m / (sqrt(v) / sqrt(1 - b2^t) + eps)</c>, with
 /// <c>g</c> the gradient plus <c>weight_decay · p</c> and <c>t</c> the parameter's own step count.
 /// </remarks>
-internal sealed class AdamOptimizer
+internal sealed class AdamOptimizer : IDisposable
 {
     private readonly Slot[][] _slots;
 
@@ -28,7 +29,9 @@ internal sealed class AdamOptimizer
     /// <param name="weightDecay">Weight decay of groups that set none.</param>
     /// <param name="decoupled">AdamW (Loshchilov and Hutter): the weights shrink by <c>lr · weight_decay</c> each step, apart from the
     /// gradient's moments; otherwise the decay is an L2 term added to the gradient, as PyTorch's <c>Adam</c>.</param>
-    public AdamOptimizer(IReadOnlyList<ParameterGroup> groups, double beta1, double beta2, double epsilon, double weightDecay, bool decoupled = false)
+    /// <param name="fuse">Whether CPU float32 parameters take the fused pass (the default); <see langword="false"/> updates every
+    /// parameter with tensor operations, as on a GPU (for the test that compares the two).</param>
+    public AdamOptimizer(IReadOnlyList<ParameterGroup> groups, double beta1, double beta2, double epsilon, double weightDecay, bool decoupled = false, bool fuse = true)
     {
         Decoupled = decoupled;
         ArgumentNullException.ThrowIfNull(groups);
@@ -38,7 +41,7 @@ internal sealed class AdamOptimizer
         Groups = groups;
         LearningRates = groups.Select(g => g.LearningRate).ToArray();
         WeightDecays = groups.Select(g => g.WeightDecay ?? weightDecay).ToArray();
-        _slots = groups.Select(g => g.Parameters.Select(p => new Slot(p)).ToArray()).ToArray();
+        _slots = groups.Select(g => g.Parameters.Select(p => new Slot(p, fuse)).ToArray()).ToArray();
     }
 
     public IReadOnlyList<ParameterGroup> Groups { get; }
@@ -81,12 +84,18 @@ internal sealed class AdamOptimizer
                     continue;
                 }
 
+                slot.Steps++;
+                if (slot.Fused is null)
+                {
+                    StepWithTensors(slot, grad, g);
+                    continue;
+                }
+
                 if (!grad.is_contiguous())
                 {
                     grad = grad.contiguous();
                 }
 
-                slot.Steps++;
                 var decay = (float)WeightDecays[g];
                 if (Decoupled && decay != 0)
                 {
@@ -100,8 +109,8 @@ internal sealed class AdamOptimizer
                 Update(
                     MemoryMarshal.Cast<byte, float>(slot.Parameter.bytes),
                     MemoryMarshal.Cast<byte, float>(grad.bytes),
-                    slot.Mean,
-                    slot.Variance,
+                    slot.Fused.Value.Mean,
+                    slot.Fused.Value.Variance,
                     (float)Beta1,
                     (float)Beta2,
                     (float)(LearningRates[g] / biasCorrection1),
@@ -112,15 +121,45 @@ internal sealed class AdamOptimizer
         }
     }
 
-    /// <summary>Writes every moment and step count (for a checkpoint).</summary>
+    /// <summary>The same update as the fused pass in tensor operations on the parameter's device (no graph is recorded).</summary>
+    private void StepWithTensors(Slot slot, Tensor grad, int group)
+    {
+        using var noGrad = no_grad();
+        var (p, mean, variance) = (slot.Parameter, slot.Tensors!.Value.Mean, slot.Tensors!.Value.Variance);
+        var decay = WeightDecays[group];
+        if (Decoupled && decay != 0)
+        {
+            p.mul_(1 - (LearningRates[group] * decay));
+            decay = 0;
+        }
+
+        var g = decay == 0 ? grad : grad.add(p, decay);
+        mean.mul_(Beta1).add_(g, 1 - Beta1);
+        variance.mul_(Beta2).addcmul_(g, g, 1 - Beta2);
+        var denominator = variance.sqrt().mul_(1 / Math.Sqrt(1 - Math.Pow(Beta2, slot.Steps))).add_(Epsilon);
+        p.addcdiv_(mean, denominator, -(LearningRates[group] / (1 - Math.Pow(Beta1, slot.Steps))));
+    }
+
+    /// <summary>Frees the moments kept as tensors (on a GPU, device memory); the fused pass's arrays need nothing.</summary>
+    public void Dispose()
+    {
+        foreach (var slot in _slots.SelectMany(s => s))
+        {
+            slot.Tensors?.Mean.Dispose();
+            slot.Tensors?.Variance.Dispose();
+        }
+    }
+
+    /// <summary>Writes every moment and step count (for a checkpoint); moments kept as tensors are written from a CPU copy.</summary>
     public void Write(BinaryWriter writer)
     {
         foreach (var slot in _slots.SelectMany(s => s))
         {
             writer.Write(slot.Steps);
-            writer.Write(slot.Mean.Length);
-            writer.Write(MemoryMarshal.AsBytes(slot.Mean.AsSpan()));
-            writer.Write(MemoryMarshal.AsBytes(slot.Variance.AsSpan()));
+            var (mean, variance) = slot.Moments();
+            writer.Write(mean.Length);
+            writer.Write(MemoryMarshal.AsBytes(mean.AsSpan()));
+            writer.Write(MemoryMarshal.AsBytes(variance.AsSpan()));
         }
     }
 
@@ -131,13 +170,17 @@ internal sealed class AdamOptimizer
         {
             slot.Steps = reader.ReadInt64();
             var length = reader.ReadInt32();
-            if (length != slot.Mean.Length)
+            var count = slot.Parameter.numel();
+            if (length != count)
             {
-                throw new InvalidDataException($"The checkpoint's optimizer state holds {length} values for a parameter of {slot.Mean.Length}.");
+                throw new InvalidDataException($"The checkpoint's optimizer state holds {length} values for a parameter of {count}.");
             }
 
-            reader.ReadExactly(MemoryMarshal.AsBytes(slot.Mean.AsSpan()));
-            reader.ReadExactly(MemoryMarshal.AsBytes(slot.Variance.AsSpan()));
+            var mean = new float[length];
+            var variance = new float[length];
+            reader.ReadExactly(MemoryMarshal.AsBytes(mean.AsSpan()));
+            reader.ReadExactly(MemoryMarshal.AsBytes(variance.AsSpan()));
+            slot.SetMoments(mean, variance);
         }
     }
 
@@ -205,24 +248,57 @@ internal sealed class AdamOptimizer
 
     private sealed class Slot
     {
-        public Slot(TorchSharp.Modules.Parameter parameter)
+        public Slot(TorchSharp.Modules.Parameter parameter, bool fuse)
         {
-            if (parameter.dtype != ScalarType.Float32 || parameter.device_type != TorchSharp.DeviceType.CPU || !parameter.is_contiguous())
-            {
-                throw new NotSupportedException($"Adam here updates contiguous float32 CPU parameters; a parameter of shape [{string.Join(",", parameter.shape)}] is {parameter.dtype} on {parameter.device_type}{(parameter.is_contiguous() ? string.Empty : ", not contiguous")}.");
-            }
-
             Parameter = parameter;
-            Mean = new float[parameter.numel()];
-            Variance = new float[parameter.numel()];
+            if (fuse && parameter.dtype == ScalarType.Float32 && parameter.device_type == TorchSharp.DeviceType.CPU && parameter.is_contiguous())
+            {
+                Fused = (new float[parameter.numel()], new float[parameter.numel()]);
+            }
+            else
+            {
+                // Outside every dispose scope: the moments live as long as the optimizer's parameters.
+                Tensors = (zeros_like(parameter).DetachFromDisposeScope(), zeros_like(parameter).DetachFromDisposeScope());
+            }
         }
 
         public TorchSharp.Modules.Parameter Parameter { get; }
 
-        public float[] Mean { get; }
+        /// <summary>The moments of the fused pass, or <see langword="null"/> when the parameter is updated with tensors.</summary>
+        public (float[] Mean, float[] Variance)? Fused { get; }
 
-        public float[] Variance { get; }
+        /// <summary>The moments as tensors on the parameter's device, or <see langword="null"/> for the fused pass.</summary>
+        public (Tensor Mean, Tensor Variance)? Tensors { get; }
 
         public long Steps { get; set; }
+
+        /// <summary>Both moments as float32 values (copied from the device for tensors).</summary>
+        public (float[] Mean, float[] Variance) Moments()
+        {
+            if (Fused is { } fused)
+            {
+                return fused;
+            }
+
+            using var scope = NewDisposeScope();
+            var (mean, variance) = Tensors!.Value;
+            return (mean.to_type(ScalarType.Float32).cpu().data<float>().ToArray(), variance.to_type(ScalarType.Float32).cpu().data<float>().ToArray());
+        }
+
+        public void SetMoments(float[] mean, float[] variance)
+        {
+            if (Fused is { } fused)
+            {
+                mean.CopyTo(fused.Mean, 0);
+                variance.CopyTo(fused.Variance, 0);
+                return;
+            }
+
+            using var scope = NewDisposeScope();
+            using var noGrad = no_grad();
+            var (m, v) = Tensors!.Value;
+            m.copy_(tensor(mean).reshape(m.shape));
+            v.copy_(tensor(variance).reshape(v.shape));
+        }
     }
 }

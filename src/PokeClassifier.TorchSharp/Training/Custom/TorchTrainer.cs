@@ -41,7 +41,7 @@ internal static class TorchTrainer
         validation = validation is { Count: > 0 } ? validation : null;
         Prepare(options, context.Threads, seed);
         var groups = CheckGroups(context.Groups ?? [new ParameterGroup("all", model.parameters().Where(p => p.requires_grad).ToArray(), options.LearningRate)], train);
-        var optimizer = new AdamOptimizer(groups, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, options.DecoupledWeightDecay);
+        using var optimizer = new AdamOptimizer(groups, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, options.DecoupledWeightDecay);
         var state = new TrainingState(model, optimizer, options, seed, (train.Count + options.BatchSize - 1) / options.BatchSize, train.Count, validation is not null);
         var (callbacks, owned) = BuiltInCallbacks(options, state, groups, classes, train, validation, context.Hooks, context.Progress);
         var classWeights = options.ClassWeights.Kind == ClassWeighting.None ? null : options.ClassWeights.Resolve(classes, train.Labels);
@@ -76,7 +76,7 @@ internal static class TorchTrainer
         if (options.Device.Kind != DeviceKind.Cpu)
         {
             _ = TorchRuntime.Device(options.Device); // names the missing CUDA libtorch where there is none
-            throw new DeviceUnavailableException($"Device {options.Device}: libtorch has CUDA here, but this training loop (and its fused CPU Adam) runs on the CPU only so far; use ComputeDevice.Cpu.");
+            throw new DeviceUnavailableException($"Device {options.Device}: libtorch has CUDA here, but this training loop makes its batches and heads on the CPU only so far (its Adam runs on any device); use ComputeDevice.Cpu.");
         }
 
         manual_seed(seed);

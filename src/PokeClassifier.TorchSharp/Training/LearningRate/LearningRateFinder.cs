@@ -46,7 +46,7 @@ internal static class LearningRateFinder
         var watch = Stopwatch.StartNew();
         groups ??= [new ParameterGroup("all", model.parameters().Where(p => p.requires_grad).ToArray(), training.LearningRate)];
         var ratios = groups.Select(g => groups[0].LearningRate > 0 ? g.LearningRate / groups[0].LearningRate : 1).ToArray();
-        var optimizer = new AdamOptimizer(groups, training.Beta1, training.Beta2, training.Epsilon, training.WeightDecay, training.DecoupledWeightDecay);
+        using var optimizer = new AdamOptimizer(groups, training.Beta1, training.Beta2, training.Epsilon, training.WeightDecay, training.DecoupledWeightDecay);
         var classWeights = training.ClassWeights.Kind == ClassWeighting.None ? null : training.ClassWeights.Resolve(classes, train.Labels);
         var curve = new Curve(options);
         var snapshot = ModelSnapshot.Take(model);

@@ -168,12 +168,14 @@ public sealed class TrainingCallbackTests
         Assert.Contains("WarmupFraction", string.Join(" ", new TrainingOptions { Schedule = LearningRateSchedule.WarmupCosine(1.5) }.Problems()), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public void Given_AdamW_When_a_weight_has_no_gradient_signal_Then_it_decays_by_lr_times_weight_decay_each_step()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Given_AdamW_When_a_weight_has_no_gradient_signal_Then_it_decays_by_lr_times_weight_decay_each_step(bool fused)
     {
         using var p = new TorchSharp.Modules.Parameter(ones(4));
         p.grad = zeros(4);
-        var optimizer = new AdamOptimizer([new ParameterGroup("p", [p], 0.1)], 0.9, 0.999, 1e-8, weightDecay: 0.5, decoupled: true);
+        using var optimizer = new AdamOptimizer([new ParameterGroup("p", [p], 0.1)], 0.9, 0.999, 1e-8, weightDecay: 0.5, decoupled: true, fuse: fused);
 
         optimizer.Step();
         optimizer.Step();

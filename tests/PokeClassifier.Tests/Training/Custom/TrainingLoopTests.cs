@@ -133,17 +133,19 @@ public sealed class TrainingLoopTests(ITestOutputHelper output)
         Assert.NotEqual(before["classifier.weight"], after["classifier.weight"]);
     }
 
-    [Fact]
-    public void Given_the_same_gradients_When_the_fused_Adam_steps_Then_it_matches_TorchSharps_Adam_with_parameter_groups_and_weight_decay()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Given_the_same_gradients_When_Adam_steps_fused_or_in_tensor_operations_Then_it_matches_TorchSharps_Adam_with_parameter_groups_and_weight_decay(bool fused)
     {
         int[] shape = [37];
         var data = Clusters.Make(3, 10, shape, seed: 33);
         using var reference = HeadNetwork.Build(CustomHeadOptions.FlattenDense256(), shape, 3, seed: 4);
-        using var fused = HeadNetwork.Build(CustomHeadOptions.FlattenDense256(), shape, 3, seed: 4);
+        using var ours = HeadNetwork.Build(CustomHeadOptions.FlattenDense256(), shape, 3, seed: 4);
         using var torchAdam = new TorchSharp.Modules.Adam(
             [new TorchSharp.Modules.Adam.ParamGroup(Parameters(reference, "dense"), 1e-3, 0.9, 0.999, 1e-7, 0.01), new TorchSharp.Modules.Adam.ParamGroup(Parameters(reference, "classifier"), 5e-3, 0.9, 0.999, 1e-7, 0.01)],
             1e-3, 0.9, 0.999, 1e-7, 0.01);
-        var adam = new AdamOptimizer([new ParameterGroup("dense", Parameters(fused, "dense"), 1e-3), new ParameterGroup("classifier", Parameters(fused, "classifier"), 5e-3)], 0.9, 0.999, 1e-7, 0.01);
+        using var adam = new AdamOptimizer([new ParameterGroup("dense", Parameters(ours, "dense"), 1e-3), new ParameterGroup("classifier", Parameters(ours, "classifier"), 5e-3)], 0.9, 0.999, 1e-7, 0.01, fuse: fused);
         var source = data.Source();
         int[] all = [.. Enumerable.Range(0, source.Count)];
         for (var step = 0; step < 6; step++)
@@ -155,12 +157,12 @@ public sealed class TrainingLoopTests(ITestOutputHelper output)
             ClassificationLoss.Mean(reference.call(inputs), targets, 0, null).backward();
             torchAdam.step();
             adam.ZeroGrad();
-            ClassificationLoss.Mean(fused.call(inputs), targets, 0, null).backward();
+            ClassificationLoss.Mean(ours.call(inputs), targets, 0, null).backward();
             adam.Step();
         }
 
         var expected = Weights(reference);
-        var actual = Weights(fused);
+        var actual = Weights(ours);
         foreach (var (name, values) in expected)
         {
             var largest = values.Zip(actual[name], (a, b) => Math.Abs(a - b)).Max();
@@ -168,6 +170,56 @@ public sealed class TrainingLoopTests(ITestOutputHelper output)
         }
 
         Assert.NotEqual(Weights(HeadNetwork.Build(CustomHeadOptions.FlattenDense256(), shape, 3, seed: 4))["dense.weight"], actual["dense.weight"]);
+    }
+
+    [Fact]
+    public void Given_Adam_in_tensor_operations_When_its_state_is_written_and_read_into_a_new_optimizer_Then_the_next_steps_are_the_same()
+    {
+        int[] shape = [19];
+        var data = Clusters.Make(3, 8, shape, seed: 35);
+        using var first = HeadNetwork.Build(CustomHeadOptions.FlattenDense256(), shape, 3, seed: 6);
+        using var second = HeadNetwork.Build(CustomHeadOptions.FlattenDense256(), shape, 3, seed: 6);
+        var source = data.Source();
+        int[] all = [.. Enumerable.Range(0, source.Count)];
+        void Steps(TorchSharp.torch.nn.Module<Tensor, Tensor> model, AdamOptimizer adam, int count)
+        {
+            for (var step = 0; step < count; step++)
+            {
+                using var scope = NewDisposeScope();
+                adam.ZeroGrad();
+                ClassificationLoss.Mean(model.call(source.Inputs(all, true, new Random(0))), tensor(data.Labels.Select(l => (long)l).ToArray()), 0, null).backward();
+                adam.Step();
+            }
+        }
+
+        using var uninterrupted = new AdamOptimizer([new ParameterGroup("all", [.. first.parameters()], 1e-2)], 0.9, 0.999, 1e-7, 0.01, fuse: false);
+        Steps(first, uninterrupted, 3);
+        using var state = new MemoryStream();
+        using (var writer = new BinaryWriter(state, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            uninterrupted.Write(writer);
+        }
+
+        // The second model takes the first's weights after three steps and a new optimizer the written state.
+        using (no_grad())
+        {
+            foreach (var (to, from) in second.parameters().Zip(first.parameters()))
+            {
+                to.copy_(from);
+            }
+        }
+
+        using var resumed = new AdamOptimizer([new ParameterGroup("all", [.. second.parameters()], 1e-2)], 0.9, 0.999, 1e-7, 0.01, fuse: false);
+        state.Position = 0;
+        using (var reader = new BinaryReader(state))
+        {
+            resumed.Read(reader);
+        }
+
+        Steps(first, uninterrupted, 2);
+        Steps(second, resumed, 2);
+
+        Assert.Equal(Weights(first), Weights(second));
     }
 
     [Fact]

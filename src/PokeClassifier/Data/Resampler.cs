@@ -173,30 +173,14 @@ internal static class Resampler
         Vector.AsVectorUInt32(Vector.Min(Vector.Max(Vector.ShiftRightArithmetic(acc + round, VerticalShift), Vector<int>.Zero), max));
 
     /// <summary>Per output pixel along one axis, the same number of (source index, fixed-point weight) pairs; unused pairs weigh 0.</summary>
-    internal sealed class Taps
+    /// <param name="Source">Source pixels along the axis; every index is below it.</param>
+    /// <param name="Outputs">Output pixels along the axis.</param>
+    /// <param name="Width">Pairs per output pixel.</param>
+    /// <param name="Index">Source index of each pair, output by output.</param>
+    /// <param name="Weight">Weight of each pair (14-bit fixed point; each output's sum exactly 1 &lt;&lt; 14).</param>
+    internal sealed record Taps(int Source, int Outputs, int Width, int[] Index, int[] Weight)
     {
         private static readonly System.Collections.Concurrent.ConcurrentDictionary<(int, int), Taps> Known = new();
-
-        private Taps(int source, int outputs, int width, int[] index, int[] weight)
-        {
-            Source = source;
-            Outputs = outputs;
-            Width = width;
-            Index = index;
-            Weight = weight;
-        }
-
-        /// <summary>Source pixels along the axis; every index is below it.</summary>
-        public int Source { get; }
-
-        public int Outputs { get; }
-
-        /// <summary>Pairs per output pixel.</summary>
-        public int Width { get; }
-
-        public int[] Index { get; }
-
-        public int[] Weight { get; }
 
         /// <summary>The taps from <paramref name="source"/> pixels to <paramref name="target"/> pixels, computed once per pair of sizes (a few sizes recur).</summary>
         public static Taps For(int source, int target) =>

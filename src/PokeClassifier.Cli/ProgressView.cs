@@ -4,22 +4,28 @@ namespace PokeClassifier.Cli;
 
 /// <summary>
 /// Spectre.Console progress bars with percentage and remaining time for the library's <see cref="IProgress{T}"/> reports: one bar
-/// per stage, created when the stage first reports.
+/// per stage, created when the stage first reports. Where the output is not interactive (a log, a pipe), each stage also writes one
+/// line when it starts: the bars are then drawn only at refresh ticks, and a stage shorter than a tick would leave no trace.
 /// </summary>
 internal sealed class ProgressView
 {
     private readonly ProgressContext _context;
+    private readonly IAnsiConsole? _log;
     private readonly Dictionary<string, ProgressTask> _tasks = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
-    private ProgressView(ProgressContext context) => _context = context;
+    private ProgressView(ProgressContext context, IAnsiConsole? log)
+    {
+        _context = context;
+        _log = log;
+    }
 
     public static Task<T> RunAsync<T>(IAnsiConsole console, Func<ProgressView, Task<T>> work) =>
         console.Progress()
             .AutoClear(false)
             .HideCompleted(false)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-            .StartAsync(ctx => work(new ProgressView(ctx)));
+            .StartAsync(ctx => work(new ProgressView(ctx, console.Profile.Capabilities.Interactive ? null : console)));
 
     /// <summary>Sets the bar of <paramref name="stage"/> to <paramref name="completed"/> of <paramref name="total"/>; earlier bars are completed.</summary>
     public void Report(string stage, double completed, double total)
@@ -36,6 +42,7 @@ internal sealed class ProgressView
 
                 task = _context.AddTask(Markup.Escape(stage), autoStart: true, maxValue: Math.Max(1, total));
                 _tasks[stage] = task;
+                _log?.WriteLine($"{stage}...");
             }
 
             if (total <= 0)

@@ -365,10 +365,14 @@ internal static class OnnxTorchImporter
             var conv = Conv2d(wDims[1] * group, wDims[0], (wDims[2], wDims[3]), groups: group, bias: bias is not null);
             using (no_grad())
             {
-                conv.weight!.copy_(tensor(w, wDims));
+                // Each source tensor is a local disposed after its copy: a temporary passed inline would be reachable from nothing
+                // during the native copy, so a collection on another thread could finalize (free) it mid-copy.
+                using var weight = tensor(w, wDims);
+                conv.weight!.copy_(weight);
                 if (bias is not null)
                 {
-                    conv.bias!.copy_(tensor(bias, [wDims[0]]));
+                    using var b = tensor(bias, [wDims[0]]);
+                    conv.bias!.copy_(b);
                 }
             }
 
@@ -431,10 +435,14 @@ internal static class OnnxTorchImporter
             var norm = BatchNorm2d(channels, eps: epsilon, momentum: momentum);
             using (no_grad())
             {
-                norm.weight!.copy_(tensor(scale));
-                norm.bias!.copy_(tensor(shift));
-                norm.running_mean!.copy_(tensor(mean));
-                norm.running_var!.copy_(tensor(variance));
+                using var scaleTensor = tensor(scale);
+                using var shiftTensor = tensor(shift);
+                using var meanTensor = tensor(mean);
+                using var varianceTensor = tensor(variance);
+                norm.weight!.copy_(scaleTensor);
+                norm.bias!.copy_(shiftTensor);
+                norm.running_mean!.copy_(meanTensor);
+                norm.running_var!.copy_(varianceTensor);
             }
 
             return new OnnxGraphModule.Step
@@ -485,10 +493,12 @@ internal static class OnnxTorchImporter
             using (no_grad())
             {
                 using var bt = tensor(b.Floats, bDims);
-                linear.weight!.copy_(transB ? bt : bt.t());
+                using var transposed = transB ? null : bt.t();
+                linear.weight!.copy_(transposed ?? bt);
                 if (perOutputBias)
                 {
-                    linear.bias!.copy_(tensor(c!.Floats!));
+                    using var biasTensor = tensor(c!.Floats!);
+                    linear.bias!.copy_(biasTensor);
                 }
             }
 
@@ -544,7 +554,8 @@ internal static class OnnxTorchImporter
             using (no_grad())
             {
                 using var bt = tensor(b.Floats, dims);
-                linear.weight!.copy_(bt.t());
+                using var transposed = bt.t();
+                linear.weight!.copy_(transposed);
             }
 
             return new OnnxGraphModule.Step

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using PokeClassifier.Backbones.Torch;
@@ -124,7 +125,10 @@ internal sealed class ActivationBatchSource : IBatchSource, IDisposable
         // the frozen part's output are stored as float16 (half the memory; batches are float32 again), the full-precision rows in
         // the disk cache.
         var all = empty([rowCount, .. shape], ScalarType.Float16);
-        var gate = new object();
+
+        // The row views are made here, on the calling thread, and the workers only write the float16 values into their rows'
+        // memory: no tensor is created, copied into or disposed on a worker thread.
+        var rows = new Tensor[rowCount];
         void Copy(int r, float[] values)
         {
             if (values.Length != rowLength)
@@ -132,17 +136,21 @@ internal sealed class ActivationBatchSource : IBatchSource, IDisposable
                 throw new InvalidOperationException($"Activations of '{images.Items[r % images.Count].Path}' have {values.Length} values, not {rowLength}.");
             }
 
-            using var source = tensor(values, shape);
-            lock (gate)
+            var destination = MemoryMarshal.Cast<byte, Half>(rows[r].bytes);
+            for (var i = 0; i < values.Length; i++)
             {
-                using var row = all[r];
-                row.copy_(source);
+                destination[i] = (Half)values[i];
             }
         }
 
         var missing = new List<int>();
         try
         {
+            for (var r = 0; r < rowCount; r++)
+            {
+                rows[r] = all[r];
+            }
+
             for (var r = 0; r < rowCount; r++)
             {
                 if (cache is not null && TryShape(cache, identities[r / images.Count], images.Hashes[r % images.Count], out var cached))
@@ -191,6 +199,13 @@ internal sealed class ActivationBatchSource : IBatchSource, IDisposable
         {
             all.Dispose();
             throw;
+        }
+        finally
+        {
+            foreach (var row in rows)
+            {
+                row?.Dispose();
+            }
         }
 
         return new ActivationBatchSource(all, views, images.Labels, missing.Count);

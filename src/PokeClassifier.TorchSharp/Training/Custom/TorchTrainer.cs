@@ -134,7 +134,7 @@ internal static class TorchTrainer
             {
                 var inputs = train.Inputs(indices, training: true, random);
                 var targets = Targets(train, indices);
-                var weights = classWeights is null ? null : tensor(indices.Select(i => classWeights[train.Labels[i]]).ToArray());
+                var weights = ExampleWeights(train, indices, classWeights);
                 var mixed = state.Options.Mixing is { } mixing ? BatchMixer.Mix(mixing, inputs, random) : null;
                 var logits = model.call(mixed?.Inputs ?? inputs);
                 var loss = mixed is null
@@ -350,7 +350,8 @@ internal static class TorchTrainer
     /// <summary>The mean F1 over the classes that occur among the true labels (<see cref="Evaluation.MacroF1Score"/>).</summary>
     internal static double MacroF1(IReadOnlyList<int> truth, IReadOnlyList<int> predicted, int classCount) => Evaluation.MacroF1Score.Of(truth, predicted, classCount);
 
-    private static Tensor Targets(IBatchSource source, IReadOnlyList<int> indices)
+    /// <summary>The class indices of <paramref name="indices"/>, as the loss takes them.</summary>
+    internal static Tensor Targets(IBatchSource source, IReadOnlyList<int> indices)
     {
         var labels = new long[indices.Count];
         for (var i = 0; i < labels.Length; i++)
@@ -360,6 +361,10 @@ internal static class TorchTrainer
 
         return tensor(labels);
     }
+
+    /// <summary>Each example's class weight, or <see langword="null"/> when the classes are not weighted.</summary>
+    internal static Tensor? ExampleWeights(IBatchSource source, IReadOnlyList<int> indices, float[]? classWeights) =>
+        classWeights is null ? null : tensor(indices.Select(i => classWeights[source.Labels[i]]).ToArray());
 
     /// <summary>A seeded Fisher-Yates shuffle of 0..count-1 (batch order, and the partners of a mixed batch).</summary>
     internal static int[] Permutation(int count, Random random)

@@ -101,14 +101,8 @@ internal static class LearningRateFinder
     {
         using var scope = NewDisposeScope();
         var inputs = train.Inputs(indices, training: true, random);
-        var labels = new long[indices.Count];
-        for (var k = 0; k < labels.Length; k++)
-        {
-            labels[k] = train.Labels[indices[k]];
-        }
-
-        var weights = classWeights is null ? null : tensor(indices.Select(k => classWeights[train.Labels[k]]).ToArray());
-        var value = ClassificationLoss.Mean(model.call(inputs), tensor(labels), training.LabelSmoothing, weights);
+        var value = ClassificationLoss.Mean(
+            model.call(inputs), TorchTrainer.Targets(train, indices), training.LabelSmoothing, TorchTrainer.ExampleWeights(train, indices, classWeights));
         optimizer.ZeroGrad();
         value.backward();
         optimizer.Step();

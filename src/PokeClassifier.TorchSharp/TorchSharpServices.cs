@@ -30,12 +30,23 @@ internal sealed class TorchSharpServices : ITorchSharpServices
     }
 
     /// <inheritdoc />
-    public HeadTrainer CreateTrainer(HeadConfiguration configuration) => configuration switch
+    public HeadTrainer CreateTrainer(HeadConfiguration configuration)
     {
-        CustomHeadConfiguration custom => new TorchHeadTrainer(custom.Head, custom.Training),
-        FineTuneHeadConfiguration fineTune => new FineTuneTrainer(fineTune),
-        _ => throw new ArgumentException($"{configuration.GetType().Name} is not a TorchSharp head configuration.", nameof(configuration)),
-    };
+        HeadTrainer trainer = configuration switch
+        {
+            CustomHeadConfiguration custom => new TorchHeadTrainer(custom.Head, custom.Training),
+            FineTuneHeadConfiguration fineTune => new FineTuneTrainer(fineTune),
+            _ => throw new ArgumentException($"{configuration.GetType().Name} is not a TorchSharp head configuration.", nameof(configuration)),
+        };
+
+        // A device that cannot be had fails here, before any image is featurized, not after.
+        if (trainer.Loop is { Device.Kind: not DeviceKind.Cpu } loop)
+        {
+            _ = TorchRuntime.Device(loop.Device);
+        }
+
+        return trainer;
+    }
 
     /// <inheritdoc />
     public IBackboneEngine CreateBackbone(BackboneSpec spec, int intraOpThreads, ComputeDevice? device) => new TorchBackbone(spec, intraOpThreads, device);

@@ -173,6 +173,9 @@ public sealed class CliTests(CliFixture fixture) : IClassFixture<CliFixture>
             (["featurize", fixture.Data, "--shard", "2/2"], ExitCodes.Usage, "--shard '2/2' is not a shard"),
             (["featurize", fixture.Data, "--device", "gpu"], ExitCodes.Usage, "use cpu, cuda or cuda:N"),
             (["featurize", fixture.Data, "--cache", fixture.Cache, "--device", "cuda:0"], ExitCodes.NotAvailable, "Microsoft.ML.OnnxRuntime.Gpu.Linux"),
+            (["train", fixture.Data, "--cache", fixture.Cache, "--head", "gap", "--device", "cuda:0"], ExitCodes.NotAvailable, "libtorch-cuda-12.8-linux-x64"),
+            (["train", fixture.Data, "--cache", fixture.Cache, "--head", "finetune", "--device", "cuda"], ExitCodes.NotAvailable, "libtorch-cuda-12.8-linux-x64"),
+            (["compare", fixture.Data, "--cache", fixture.Cache, "--heads", "lbfgs,mlp", "--device", "cuda:1"], ExitCodes.NotAvailable, "libtorch-cuda-12.8-linux-x64"),
             (["predict", fixture.Model, fixture.Data, "--shard", "one"], ExitCodes.Usage, "i/n"),
         };
         foreach (var (args, code, says) in cases)

@@ -31,7 +31,7 @@ internal class FeaturizingSettings : CommonSettings
     public int? Parallelism { get; init; }
 
     [CommandOption("--device <DEVICE>")]
-    [Description("Where the backbone runs: cpu, cuda or cuda:N (needs the GPU ONNX Runtime package in the tool, see docs/benchmarks.md).")]
+    [Description("Where the backbone runs, and the TorchSharp heads and fine-tuning train: cpu, cuda or cuda:N (needs the GPU ONNX Runtime and, to train, a CUDA libtorch in the tool; see docs/benchmarks.md).")]
     [DefaultValue("cpu")]
     public string Device { get; init; } = "cpu";
 
@@ -39,19 +39,23 @@ internal class FeaturizingSettings : CommonSettings
     [Description("Backbone arithmetic: fp32 (default), int8 (static quantization calibrated on up to 300 of the training images, cached), or bf16 (where ONNX Runtime and the CPU have it).")]
     public string? Precision { get; init; }
 
-    /// <summary>The featurizer options; <paramref name="warning"/> receives the one warning of a cache that cannot be written.</summary>
-    public FeaturizerOptions FeaturizerOptions(Action<string>? warning = null)
+    /// <summary><c>--device</c>, parsed.</summary>
+    public ComputeDevice ParsedDevice()
     {
-        ComputeDevice device;
         try
         {
-            device = ComputeDevice.Parse(Device);
+            return ComputeDevice.Parse(Device);
         }
         catch (FormatException e)
         {
             throw CliException.Usage($"--device {e.Message}");
         }
+    }
 
+    /// <summary>The featurizer options; <paramref name="warning"/> receives the one warning of a cache that cannot be written.</summary>
+    public FeaturizerOptions FeaturizerOptions(Action<string>? warning = null)
+    {
+        var device = ParsedDevice();
         return new()
         {
             UseCache = !NoCache,

@@ -115,6 +115,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
     private static List<ExperimentConfiguration> Configurations(Settings settings)
     {
         var list = new List<ExperimentConfiguration>();
+        var device = new TrainingOverrides { Device = settings.ParsedDevice() };
         if (settings.Config.Length > 0)
         {
             foreach (var spec in settings.Config)
@@ -127,7 +128,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
                 }
 
                 var backbone = Inputs.Backbone(spec[(eq + 1)..colon], settings.Weights);
-                list.Add(new ExperimentConfiguration { Name = spec[..eq].Trim(), Backbone = backbone, Head = Inputs.Head(spec[(colon + 1)..]), WeightsPath = settings.Weights });
+                list.Add(new ExperimentConfiguration { Name = spec[..eq].Trim(), Backbone = backbone, Head = Inputs.Head(spec[(colon + 1)..]).WithOverrides(device), WeightsPath = settings.Weights });
             }
         }
         else
@@ -138,7 +139,7 @@ internal sealed class CompareCommand(CliContext cli) : AsyncCommand<CompareComma
                 var backbone = Inputs.Backbone(b, settings.Weights);
                 foreach (var h in heads)
                 {
-                    list.Add(new ExperimentConfiguration { Name = $"{b.ToLowerInvariant()} + {h.ToLowerInvariant()}", Backbone = backbone, Head = Inputs.Head(h), WeightsPath = settings.Weights });
+                    list.Add(new ExperimentConfiguration { Name = $"{b.ToLowerInvariant()} + {h.ToLowerInvariant()}", Backbone = backbone, Head = Inputs.Head(h).WithOverrides(device), WeightsPath = settings.Weights });
                 }
             }
         }

@@ -74,6 +74,7 @@ internal class TrainingSettings : DataSettings
         var augment = AugmentChoice();
         return new()
         {
+            Device = ParsedDevice(),
             Epochs = Epochs,
             LearningRate = LearningRate,
             BatchSize = BatchSize,

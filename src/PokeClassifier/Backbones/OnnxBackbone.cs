@@ -182,13 +182,24 @@ internal sealed class OnnxBackbone : IBackboneEngine
         catch (Exception e) when (e is OnnxRuntimeException or EntryPointNotFoundException or DllNotFoundException)
         {
             options.Dispose();
-            var providers = string.Join(", ", OrtEnv.Instance().GetAvailableProviders());
-            throw new DeviceUnavailableException(
-                $"Device {device} was asked for ONNX Runtime, but its CUDA execution provider cannot be used here (available providers: {providers}). " +
-                "The library references the CPU ONNX Runtime (Microsoft.ML.OnnxRuntime); for CUDA the application must reference " +
-                "Microsoft.ML.OnnxRuntime.Gpu.Linux 1.31.0 (Microsoft.ML.OnnxRuntime.Gpu.Windows on Windows) and exclude the CPU package's native " +
-                "files (<PackageReference Include=\"Microsoft.ML.OnnxRuntime\" ExcludeAssets=\"native\" />), on a machine with CUDA 12 and cuDNN 9 " +
-                "(see docs/benchmarks.md, bench/gpu-check.sh). Use ComputeDevice.Cpu (--device cpu) otherwise. ONNX Runtime said: " + e.Message, e);
+            throw new DeviceUnavailableException(CudaUnavailable(device, OrtEnv.Instance().GetAvailableProviders(), e.Message), e);
         }
+    }
+
+    /// <summary>
+    /// Why CUDA could not be had: without the GPU ONNX Runtime in the application, which package to reference; with it (its CUDA
+    /// provider is listed but did not load), which system libraries it needs.
+    /// </summary>
+    internal static string CudaUnavailable(ComputeDevice device, IReadOnlyList<string> providers, string ortMessage)
+    {
+        var head = $"Device {device} was asked for ONNX Runtime, but its CUDA execution provider cannot be used here (available providers: {string.Join(", ", providers)}). ";
+        var tail = " Use ComputeDevice.Cpu (--device cpu) otherwise. ONNX Runtime said: " + ortMessage;
+        return providers.Contains("CUDAExecutionProvider", StringComparer.Ordinal)
+            ? head + "The application has the GPU ONNX Runtime, but its CUDA provider library did not load: it needs an NVIDIA driver with a " +
+              "visible GPU and the CUDA 12 and cuDNN 9 libraries on the library path (LD_LIBRARY_PATH on Linux; see docs/benchmarks.md)." + tail
+            : head + "The library references the CPU ONNX Runtime (Microsoft.ML.OnnxRuntime); for CUDA the application must reference " +
+              "Microsoft.ML.OnnxRuntime.Gpu.Linux 1.31.0 (Microsoft.ML.OnnxRuntime.Gpu.Windows on Windows) and exclude the CPU package's native " +
+              "files (<PackageReference Include=\"Microsoft.ML.OnnxRuntime\" ExcludeAssets=\"native\" />), on a machine with CUDA 12 and cuDNN 9 " +
+              "(see docs/benchmarks.md, bench/gpu-check.sh)." + tail;
     }
 }

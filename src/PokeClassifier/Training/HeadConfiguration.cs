@@ -86,7 +86,7 @@ public sealed record MLNetHeadConfiguration : HeadConfiguration
     public override HeadConfiguration WithOverrides(TrainingOverrides knobs)
     {
         ArgumentNullException.ThrowIfNull(knobs);
-        return knobs.IsEmpty ? this : throw TrainingOverrides.NotFor(Description, knobs.Set(), "an ML.NET head is fitted in one call on the frozen features; they apply to the TorchSharp heads and to fine-tuning");
+        return (knobs with { Device = null }).IsEmpty ? this : throw TrainingOverrides.NotFor(Description, knobs.Set(), "an ML.NET head is fitted in one call on the frozen features; they apply to the TorchSharp heads and to fine-tuning");
     }
 
     /// <inheritdoc />

@@ -50,6 +50,12 @@ public sealed record TrainingOverrides
     /// <summary>Whether to continue from <see cref="CheckpointPath"/> (<see cref="TrainingOptions.Resume"/>; TorchSharp heads, fine-tuning).</summary>
     public bool? Resume { get; init; }
 
+    /// <summary>
+    /// Where the TorchSharp heads and fine-tuning train (<see cref="TrainingOptions.Device"/>); the ML.NET heads fit on the CPU and
+    /// ignore it, so it is not a knob they reject.
+    /// </summary>
+    public ComputeDevice? Device { get; init; }
+
     /// <summary>Whether no knob is set.</summary>
     public bool IsEmpty => this == new TrainingOverrides();
 
@@ -73,6 +79,7 @@ public sealed record TrainingOverrides
         Mixing = Mixing ?? training.Mixing,
         CheckpointPath = CheckpointPath ?? training.CheckpointPath,
         Resume = Resume ?? training.Resume,
+        Device = Device ?? training.Device,
     };
 
     /// <summary>The fine-tuning options with the fine-tuning knobs applied.</summary>

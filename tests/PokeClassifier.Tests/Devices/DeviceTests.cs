@@ -56,6 +56,20 @@ public sealed class DeviceTests
     }
 
     [Fact]
+    public void Given_the_GPU_ONNX_Runtime_whose_CUDA_provider_does_not_load_When_explained_Then_the_error_names_the_system_libraries_not_a_package()
+    {
+        // What the GPU package says on a machine without the CUDA libraries (bench/gpu-check.sh without a GPU): it lists the CUDA
+        // provider, but loading it fails.
+        var message = OnnxBackbone.CudaUnavailable(ComputeDevice.Cuda(0), ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"], "Failed to load library libonnxruntime_providers_cuda.so");
+
+        Assert.Contains("cuDNN 9", message, StringComparison.Ordinal);
+        Assert.Contains("LD_LIBRARY_PATH", message, StringComparison.Ordinal);
+        Assert.Contains("libonnxruntime_providers_cuda.so", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("must reference", message, StringComparison.Ordinal);
+        Assert.Contains("must reference Microsoft.ML.OnnxRuntime.Gpu.Linux", OnnxBackbone.CudaUnavailable(ComputeDevice.Cuda(0), ["CPUExecutionProvider"], "no provider"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Given_the_CPU_libtorch_When_TorchSharp_is_asked_for_CUDA_Then_the_error_names_the_CUDA_libtorch_package()
     {
         TorchTestNetworks.EnsureRegistered();

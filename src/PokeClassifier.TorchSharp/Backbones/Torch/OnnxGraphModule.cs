@@ -22,7 +22,9 @@ namespace PokeClassifier.Backbones.Torch;
 internal sealed class OnnxGraphModule : Module<Tensor, Tensor>
 {
     private readonly List<Step> _steps;
-    private readonly Dictionary<string, Tensor> _constants;
+    // ONNX tensor name -> buffer name. The constants are read through the module's buffers on every run, not held: moving the module
+    // to another device (Module.to) replaces each buffer by a new tensor and frees the old one.
+    private readonly Dictionary<string, string> _constants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _lastUse;
     private readonly List<Module> _owned = [];
 
@@ -32,7 +34,6 @@ internal sealed class OnnxGraphModule : Module<Tensor, Tensor>
         InputName = inputName;
         OutputName = outputName;
         _steps = steps;
-        _constants = constants;
         Source = source;
         foreach (var (i, step) in _steps.Index())
         {
@@ -43,9 +44,11 @@ internal sealed class OnnxGraphModule : Module<Tensor, Tensor>
             }
         }
 
-        foreach (var (name, value) in _constants)
+        foreach (var (name, value) in constants)
         {
-            register_buffer("c_" + Sanitize(name), value);
+            var buffer = "c_" + Sanitize(name);
+            register_buffer(buffer, value);
+            _constants[name] = buffer;
         }
 
         _lastUse = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -207,9 +210,9 @@ internal sealed class OnnxGraphModule : Module<Tensor, Tensor>
                 module.Dispose();
             }
 
-            foreach (var constant in _constants.Values)
+            foreach (var buffer in _constants.Values)
             {
-                constant.Dispose();
+                get_buffer(buffer)?.Dispose();
             }
         }
 
@@ -231,7 +234,7 @@ internal sealed class OnnxGraphModule : Module<Tensor, Tensor>
                 arguments.Clear();
                 foreach (var name in step.Node.Inputs)
                 {
-                    arguments.Add(name.Length == 0 ? null : values.TryGetValue(name, out var v) ? v : _constants.TryGetValue(name, out var c) ? c : null);
+                    arguments.Add(name.Length == 0 ? null : values.TryGetValue(name, out var v) ? v : _constants.TryGetValue(name, out var c) ? get_buffer(c) : null);
                 }
 
                 var outputs = step.Run(arguments);

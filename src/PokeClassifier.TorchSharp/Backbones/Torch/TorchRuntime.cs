@@ -37,10 +37,10 @@ internal static class TorchRuntime
         if (!TorchSharp.torch.cuda.is_available())
         {
             throw new DeviceUnavailableException(
-                $"Device {device} was asked for TorchSharp, but libtorch reports no CUDA device (torch.cuda.is_available() is false). The library is built " +
-                "against the CPU libtorch (libtorch-cpu); for CUDA the application must reference a CUDA libtorch instead, e.g. the package " +
-                "libtorch-cuda-12.8-linux-x64 (or TorchSharp-cuda-linux) 0.107.0, on a machine with an NVIDIA driver and a visible GPU. " +
-                "Use ComputeDevice.Cpu (--device cpu) otherwise.");
+                $"Device {device} was asked for TorchSharp, but libtorch reports no CUDA device (torch.cuda.is_available() is false). The application's " +
+                "libtorch has no CUDA (TorchSharp-cpu or libtorch-cpu), or no NVIDIA driver and GPU are visible. For CUDA the application references " +
+                "a CUDA libtorch instead of the CPU one, e.g. libtorch-cuda-12.8-linux-x64 2.10.0 (or TorchSharp-cuda-linux 0.107.0), on a machine " +
+                "with an NVIDIA driver and a visible GPU. Use ComputeDevice.Cpu (--device cpu) otherwise.");
         }
 
         var count = TorchSharp.torch.cuda.device_count();

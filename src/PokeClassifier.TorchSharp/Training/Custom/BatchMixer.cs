@@ -27,7 +27,7 @@ internal static class BatchMixer
             return null;
         }
 
-        var partners = tensor(order);
+        var partners = tensor(order, device: inputs.device);
         using var shuffled = inputs.index_select(0, partners);
         if (options.Kind == MixingKind.Mixup)
         {

@@ -133,8 +133,10 @@ internal sealed class SeededDropout : Module<Tensor, Tensor>
             return input.alias();
         }
 
+        // The mask is drawn on the CPU from the module's own generator and moved to the input's device, so a run draws the same
+        // masks on every device.
         var keep = rand(input.shape, generator: _generator).ge(Probability).to_type(input.dtype);
-        return input * keep / (1 - Probability);
+        return input * (input.device_type == TorchSharp.DeviceType.CPU ? keep : keep.to(input.device)) / (1 - Probability);
     }
 
     protected override void Dispose(bool disposing)

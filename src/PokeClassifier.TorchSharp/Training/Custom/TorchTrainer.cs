@@ -40,12 +40,14 @@ internal static class TorchTrainer
         context ??= new TrainerContext();
         validation = validation is { Count: > 0 } ? validation : null;
         Prepare(options, context.Threads, seed);
-        var groups = CheckGroups(context.Groups ?? [new ParameterGroup("all", model.parameters().Where(p => p.requires_grad).ToArray(), options.LearningRate)], train);
+        using var placement = DevicePlacement.Enter(
+            model, CheckGroups(context.Groups ?? [new ParameterGroup("all", model.parameters().Where(p => p.requires_grad).ToArray(), options.LearningRate)], train), options.Device);
+        var groups = placement.Groups;
         using var optimizer = new AdamOptimizer(groups, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, options.DecoupledWeightDecay);
         var state = new TrainingState(model, optimizer, options, seed, (train.Count + options.BatchSize - 1) / options.BatchSize, train.Count, validation is not null);
         var (callbacks, owned) = BuiltInCallbacks(options, state, groups, classes, train, validation, context.Hooks, context.Progress);
         var classWeights = options.ClassWeights.Kind == ClassWeighting.None ? null : options.ClassWeights.Resolve(classes, train.Labels);
-        var epoch = new EpochRun(model, train, validation, classes.Count, state, groups, classWeights, context.Hooks, callbacks, context.CancellationToken);
+        var epoch = new EpochRun(model, train, validation, classes.Count, state, groups, classWeights, context.Hooks, callbacks, placement, context.CancellationToken);
         try
         {
             Each(callbacks, c => c.OnTrainingStarting(state));
@@ -68,17 +70,11 @@ internal static class TorchTrainer
         }
     }
 
-    /// <summary>Checks the options, sets libtorch's threads and seed, and refuses a device the loop does not run on.</summary>
+    /// <summary>Checks the options and sets libtorch's threads and seed (every device's generator).</summary>
     private static void Prepare(TrainingOptions options, int threads, int seed)
     {
         options.Validate();
         TorchRuntime.EnsureInitialized(threads);
-        if (options.Device.Kind != DeviceKind.Cpu)
-        {
-            _ = TorchRuntime.Device(options.Device); // names the missing CUDA libtorch where there is none
-            throw new DeviceUnavailableException($"Device {options.Device}: libtorch has CUDA here, but this training loop makes its batches and heads on the CPU only so far (its Adam runs on any device); use ComputeDevice.Cpu.");
-        }
-
         manual_seed(seed);
     }
 
@@ -92,7 +88,7 @@ internal static class TorchTrainer
         SetLearningRates(state, run.Groups);
         Each(run.Callbacks, c => c.OnEpochStarting(state));
         var (loss, accuracy) = TrainOnePass(run);
-        var (validationLoss, validationAccuracy, validationF1) = run.Validation is null ? (null, null, null) : Evaluate(run.Model, run.Validation, state.Options, run.ClassCount, run.CancellationToken);
+        var (validationLoss, validationAccuracy, validationF1) = run.Validation is null ? (null, null, null) : Evaluate(run.Model, run.Validation, state.Options, run.ClassCount, run.CancellationToken, run.Placement);
         state.Add(new EpochRecord
         {
             Epoch = state.Epoch, TrainLoss = loss, TrainAccuracy = accuracy, ValidationLoss = validationLoss, ValidationAccuracy = validationAccuracy,
@@ -132,9 +128,9 @@ internal static class TorchTrainer
             var indices = new ArraySegment<int>(order, seen, Math.Min(batchSize, train.Count - seen));
             using (NewDisposeScope())
             {
-                var inputs = train.Inputs(indices, training: true, random);
-                var targets = Targets(train, indices);
-                var weights = ExampleWeights(train, indices, classWeights);
+                var inputs = run.Placement.Input(train.Inputs(indices, training: true, random));
+                var targets = Targets(train, indices, run.Placement.Device);
+                var weights = ExampleWeights(train, indices, classWeights, run.Placement.Device);
                 var mixed = state.Options.Mixing is { } mixing ? BatchMixer.Mix(mixing, inputs, random) : null;
                 var logits = model.call(mixed?.Inputs ?? inputs);
                 var loss = mixed is null
@@ -265,7 +261,7 @@ internal static class TorchTrainer
     /// <summary>What every epoch of one run works with.</summary>
     private sealed record EpochRun(
         Module<Tensor, Tensor> Model, IBatchSource Train, IBatchSource? Validation, int ClassCount, TrainingState State, IReadOnlyList<ParameterGroup> Groups,
-        float[]? ClassWeights, TrainerHooks? Hooks, IReadOnlyList<ITrainingCallback> Callbacks, CancellationToken CancellationToken);
+        float[]? ClassWeights, TrainerHooks? Hooks, IReadOnlyList<ITrainingCallback> Callbacks, DevicePlacement Placement, CancellationToken CancellationToken);
 
     private static void EnterTraining(Module<Tensor, Tensor> model, TrainerHooks? hooks)
     {
@@ -319,8 +315,12 @@ internal static class TorchTrainer
         };
     }
 
-    /// <summary>Mean loss (label smoothing applied, class weights not), accuracy and macro-F1 over <paramref name="source"/>, in eval mode without gradients.</summary>
-    internal static (double? Loss, double? Accuracy, double? MacroF1) Evaluate(Module<Tensor, Tensor> model, IBatchSource source, TrainingOptions options, int classCount, CancellationToken cancellationToken)
+    /// <summary>
+    /// Mean loss (label smoothing applied, class weights not), accuracy and macro-F1 over <paramref name="source"/>, in eval mode without
+    /// gradients, on the device of <paramref name="placement"/> (<see langword="null"/>: the CPU).
+    /// </summary>
+    internal static (double? Loss, double? Accuracy, double? MacroF1) Evaluate(
+        Module<Tensor, Tensor> model, IBatchSource source, TrainingOptions options, int classCount, CancellationToken cancellationToken, DevicePlacement? placement = null)
     {
         model.eval();
         using var noGrad = no_grad();
@@ -333,10 +333,11 @@ internal static class TorchTrainer
             cancellationToken.ThrowIfCancellationRequested();
             var indices = new ArraySegment<int>(all, start, Math.Min(options.BatchSize, source.Count - start));
             using var scope = NewDisposeScope();
-            var targets = Targets(source, indices);
-            var logits = model.call(source.Inputs(indices, training: false, random));
+            var inputs = source.Inputs(indices, training: false, random);
+            var targets = Targets(source, indices, placement?.Device ?? CPU);
+            var logits = model.call(placement?.Input(inputs) ?? inputs);
             lossSum += ClassificationLoss.PerExample(logits, targets, options.LabelSmoothing).sum().item<float>();
-            var labels = logits.argmax(1).data<long>().ToArray();
+            var labels = logits.argmax(1).cpu().data<long>().ToArray();
             for (var k = 0; k < labels.Length; k++)
             {
                 predicted[start + k] = (int)labels[k];
@@ -350,8 +351,8 @@ internal static class TorchTrainer
     /// <summary>The mean F1 over the classes that occur among the true labels (<see cref="Evaluation.MacroF1Score"/>).</summary>
     internal static double MacroF1(IReadOnlyList<int> truth, IReadOnlyList<int> predicted, int classCount) => Evaluation.MacroF1Score.Of(truth, predicted, classCount);
 
-    /// <summary>The class indices of <paramref name="indices"/>, as the loss takes them.</summary>
-    internal static Tensor Targets(IBatchSource source, IReadOnlyList<int> indices)
+    /// <summary>The class indices of <paramref name="indices"/>, as the loss takes them, on <paramref name="device"/>.</summary>
+    internal static Tensor Targets(IBatchSource source, IReadOnlyList<int> indices, Device device)
     {
         var labels = new long[indices.Count];
         for (var i = 0; i < labels.Length; i++)
@@ -359,12 +360,12 @@ internal static class TorchTrainer
             labels[i] = source.Labels[indices[i]];
         }
 
-        return tensor(labels);
+        return tensor(labels, device: device);
     }
 
-    /// <summary>Each example's class weight, or <see langword="null"/> when the classes are not weighted.</summary>
-    internal static Tensor? ExampleWeights(IBatchSource source, IReadOnlyList<int> indices, float[]? classWeights) =>
-        classWeights is null ? null : tensor(indices.Select(i => classWeights[source.Labels[i]]).ToArray());
+    /// <summary>Each example's class weight on <paramref name="device"/>, or <see langword="null"/> when the classes are not weighted.</summary>
+    internal static Tensor? ExampleWeights(IBatchSource source, IReadOnlyList<int> indices, float[]? classWeights, Device device) =>
+        classWeights is null ? null : tensor(indices.Select(i => classWeights[source.Labels[i]]).ToArray(), device: device);
 
     /// <summary>A seeded Fisher-Yates shuffle of 0..count-1 (batch order, and the partners of a mixed batch).</summary>
     internal static int[] Permutation(int count, Random random)

@@ -44,7 +44,8 @@ internal static class LearningRateFinder
         TorchRuntime.EnsureInitialized(threads);
         manual_seed(seed);
         var watch = Stopwatch.StartNew();
-        groups ??= [new ParameterGroup("all", model.parameters().Where(p => p.requires_grad).ToArray(), training.LearningRate)];
+        using var placement = DevicePlacement.Enter(model, groups ?? [new ParameterGroup("all", model.parameters().Where(p => p.requires_grad).ToArray(), training.LearningRate)], training.Device);
+        groups = placement.Groups;
         var ratios = groups.Select(g => groups[0].LearningRate > 0 ? g.LearningRate / groups[0].LearningRate : 1).ToArray();
         using var optimizer = new AdamOptimizer(groups, training.Beta1, training.Beta2, training.Epsilon, training.WeightDecay, training.DecoupledWeightDecay);
         var classWeights = training.ClassWeights.Kind == ClassWeighting.None ? null : training.ClassWeights.Resolve(classes, train.Labels);
@@ -71,7 +72,7 @@ internal static class LearningRateFinder
                         optimizer.LearningRates[g] = rate * ratios[g];
                     }
 
-                    var loss = Step(model, train, new ArraySegment<int>(order, seen, Math.Min(training.BatchSize, order.Length - seen)), random, training, classWeights, optimizer);
+                    var loss = Step(model, train, new ArraySegment<int>(order, seen, Math.Min(training.BatchSize, order.Length - seen)), random, training, classWeights, optimizer, placement);
                     if (curve.Add(rate, loss) is { } smooth)
                     {
                         progress?.Report(new TrainingProgress { Epoch = 1, Epochs = 1, Batch = curve.Steps, Batches = options.Steps, Loss = smooth, LearningRate = rate });
@@ -97,12 +98,14 @@ internal static class LearningRateFinder
 
     /// <summary>One training step on <paramref name="indices"/>, with the loop's loss and Adam; returns the step's loss.</summary>
     private static double Step(
-        Module<Tensor, Tensor> model, IBatchSource train, ArraySegment<int> indices, Random random, TrainingOptions training, float[]? classWeights, AdamOptimizer optimizer)
+        Module<Tensor, Tensor> model, IBatchSource train, ArraySegment<int> indices, Random random, TrainingOptions training, float[]? classWeights, AdamOptimizer optimizer,
+        DevicePlacement placement)
     {
         using var scope = NewDisposeScope();
-        var inputs = train.Inputs(indices, training: true, random);
+        var inputs = placement.Input(train.Inputs(indices, training: true, random));
         var value = ClassificationLoss.Mean(
-            model.call(inputs), TorchTrainer.Targets(train, indices), training.LabelSmoothing, TorchTrainer.ExampleWeights(train, indices, classWeights));
+            model.call(inputs), TorchTrainer.Targets(train, indices, placement.Device), training.LabelSmoothing,
+            TorchTrainer.ExampleWeights(train, indices, classWeights, placement.Device));
         optimizer.ZeroGrad();
         value.backward();
         optimizer.Step();

@@ -188,9 +188,9 @@ public sealed record TrainingOptions
     public double ValidationFraction { get; init; } = 0.1;
 
     /// <summary>
-    /// Where TorchSharp trains (custom heads and fine-tuning). Only the CPU trains so far: asking for CUDA throws
-    /// <see cref="DeviceUnavailableException"/>, naming the CUDA libtorch package to reference where libtorch has no CUDA, and saying
-    /// that the loop is CPU-only where it has.
+    /// Where TorchSharp trains (custom heads and fine-tuning): the model and its optimizer state live there for the run, batches are
+    /// made on the CPU and moved there, and the trained weights come back to the CPU when the run ends. CUDA needs a CUDA libtorch in
+    /// the application and a visible GPU; where either is missing, training throws <see cref="DeviceUnavailableException"/> naming it.
     /// </summary>
     /// <value>The default is <see cref="ComputeDevice.Cpu"/>.</value>
     public ComputeDevice Device { get; init; } = ComputeDevice.Cpu;

@@ -3,6 +3,7 @@ using PokeClassifier.Backbones;
 using PokeClassifier.Backbones.Onnx;
 using PokeClassifier.Backbones.Torch;
 using PokeClassifier.Data;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace PokeClassifier.Tests.Backbones.Torch;
@@ -155,6 +156,42 @@ public sealed class OnnxTorchImporterTests
     public void Given_a_graph_of_every_supported_kind_of_node_When_imported_Then_it_matches_OnnxRuntime()
     {
         var dir = TestImages.NewTempDir("importer");
+        var (path, input) = WriteGraphOfEveryKind(dir);
+
+        using var module = OnnxTorchImporter.Import(path);
+        var expected = RunOrt(path, "x", "y", input, [2, 3, 17, 17]);
+        var actual = RunTorch(module, input, [2, 3, 17, 17]);
+
+        Assert.Equal(20, expected.Length);
+        Assert.True(TorchTestNetworks.RelativeError(expected, actual) < 1e-5, $"relative error {TorchTestNetworks.RelativeError(expected, actual):E2}");
+        Assert.Equal(2, module.Nodes.Count(n => n.OpType == "Concat"));
+        Directory.Delete(dir, recursive: true);
+    }
+
+    [Fact]
+    public void Given_an_imported_graph_When_Module_to_replaces_its_tensors_Then_it_runs_on_the_new_ones_and_computes_the_same()
+    {
+        // Module.to (a device, as training on a GPU does, or a dtype) replaces every parameter and buffer by a new tensor and frees the
+        // old one; the graph's constants (here the Sub/Div operands) must be read through the module, not kept. A float32 -> float64 ->
+        // float32 round trip is exact, so the output must be the same bits.
+        var dir = TestImages.NewTempDir("importer-moved");
+        var (path, input) = WriteGraphOfEveryKind(dir);
+        using var module = OnnxTorchImporter.Import(path);
+        var before = RunTorch(module, input, [2, 3, 17, 17]);
+        var buffers = module.named_buffers().Select(b => b.buffer).ToArray();
+
+        module.to(ScalarType.Float64);
+        module.to(ScalarType.Float32);
+
+        Assert.NotEmpty(buffers);
+        Assert.All(buffers, b => Assert.True(b.IsInvalid)); // the old tensors are gone
+        Assert.Equal(before, RunTorch(module, input, [2, 3, 17, 17]));
+        Directory.Delete(dir, recursive: true);
+    }
+
+    /// <summary>A graph with one node of every kind the importer takes, and an input for it.</summary>
+    private static (string Path, float[] Input) WriteGraphOfEveryKind(string dir)
+    {
         var path = Path.Combine(dir, "ops.onnx");
         var rng = new Random(5);
         float[] R(int n, float scale = 0.5f) => Enumerable.Range(0, n).Select(_ => (float)((rng.NextDouble() * 2) - 1) * scale).ToArray();
@@ -201,16 +238,7 @@ public sealed class OnnxTorchImporterTests
             .AddNode("Softmax", ["mmo"], ["y"], OnnxAttribute.Int("axis", 1))
             .AddOutput("y", [OnnxDim.Symbolic("rows"), 5])
             .Save(path);
-        var input = R(2 * 3 * 17 * 17, 3f);
-
-        using var module = OnnxTorchImporter.Import(path);
-        var expected = RunOrt(path, "x", "y", input, [2, 3, 17, 17]);
-        var actual = RunTorch(module, input, [2, 3, 17, 17]);
-
-        Assert.Equal(20, expected.Length);
-        Assert.True(TorchTestNetworks.RelativeError(expected, actual) < 1e-5, $"relative error {TorchTestNetworks.RelativeError(expected, actual):E2}");
-        Assert.Equal(2, module.Nodes.Count(n => n.OpType == "Concat"));
-        Directory.Delete(dir, recursive: true);
+        return (path, R(2 * 3 * 17 * 17, 3f));
     }
 
     [Fact]

@@ -152,6 +152,22 @@ public sealed class RecipeTests(ITestOutputHelper output)
         Assert.NotEmpty(HeadConfiguration.FineTune(fineTune: new FineTuneOptions { InputSize = 100 }).Validate());
     }
 
+    [Fact]
+    public void Given_a_device_knob_When_applied_Then_the_TorchSharp_loops_train_there_and_an_ML_NET_head_which_fits_on_the_CPU_takes_it_without_complaint()
+    {
+        var knobs = new TrainingOverrides { Device = ComputeDevice.Cuda(1) };
+
+        var custom = (CustomHeadConfiguration)HeadConfiguration.Custom().WithOverrides(knobs);
+        var fineTune = (FineTuneHeadConfiguration)HeadConfiguration.FineTune().WithOverrides(knobs);
+        var mlnet = HeadConfiguration.MLNet();
+
+        Assert.Equal(ComputeDevice.Cuda(1), custom.Training.Device);
+        Assert.Equal(ComputeDevice.Cuda(1), fineTune.Training.Device);
+        Assert.Same(mlnet, mlnet.WithOverrides(knobs));
+        Assert.Equal(ComputeDevice.Cpu, ((CustomHeadConfiguration)HeadConfiguration.Custom().WithOverrides(new TrainingOverrides { Epochs = 2 })).Training.Device);
+        Assert.Contains("--epochs", Assert.Throws<ArgumentException>(() => mlnet.WithOverrides(knobs with { Epochs = 2 })).Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("fast", 300)]
     [InlineData("balanced", 1200)]

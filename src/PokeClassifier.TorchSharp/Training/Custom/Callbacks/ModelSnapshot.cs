@@ -55,7 +55,9 @@ internal static class ModelSnapshot
         writer.Write(tensors.Count);
         foreach (var (name, value) in tensors.OrderBy(t => t.Key, StringComparer.Ordinal))
         {
-            using var contiguous = value.contiguous();
+            // Through the CPU: the bytes of a tensor on a GPU cannot be read in place.
+            using var onCpu = value.cpu();
+            using var contiguous = onCpu.contiguous();
             writer.Write(name);
             writer.Write((int)contiguous.dtype);
             writer.Write(contiguous.shape.Length);

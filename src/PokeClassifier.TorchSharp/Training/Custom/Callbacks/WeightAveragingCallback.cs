@@ -35,7 +35,8 @@ internal sealed class WeightAveragingCallback(WeightAveragingOptions options) : 
             var mean = _average[name];
             if (mean.is_floating_point())
             {
-                mean.add_((value - mean) / _count);
+                // The average stays where it was made (on the training device, or on the CPU when read from a checkpoint).
+                mean.add_((value.to(mean.device) - mean) / _count);
             }
             else
             {

@@ -41,7 +41,7 @@ internal static class TorchTrainer
         validation = validation is { Count: > 0 } ? validation : null;
         Prepare(options, context.Threads, seed);
         using var placement = DevicePlacement.Enter(
-            model, CheckGroups(context.Groups ?? [new ParameterGroup("all", model.parameters().Where(p => p.requires_grad).ToArray(), options.LearningRate)], train), options.Device);
+            model, CheckGroups(context.Groups ?? [ParameterGroup.AllTrainable(model, options.LearningRate)], train), options.Device);
         var groups = placement.Groups;
         using var optimizer = new AdamOptimizer(groups, options.Beta1, options.Beta2, options.Epsilon, options.WeightDecay, options.DecoupledWeightDecay);
         var state = new TrainingState(model, optimizer, options, seed, (train.Count + options.BatchSize - 1) / options.BatchSize, train.Count, validation is not null);
@@ -107,16 +107,8 @@ internal static class TorchTrainer
     private static (double Loss, double Accuracy) TrainOnePass(EpochRun run)
     {
         var (model, train, state, groups, classWeights, callbacks, cancellationToken) = (run.Model, run.Train, run.State, run.Groups, run.ClassWeights, run.Callbacks, run.CancellationToken);
-        EnterTraining(model, run.Hooks);
         var batchSize = state.Options.BatchSize;
-
-        // Each epoch draws from its own generator (seed, epoch): a run resumed at epoch e shuffles and augments as an uninterrupted one.
-        var random = new Random(unchecked((state.Seed * 1_000_003) + state.Epoch));
-        foreach (var dropout in model.modules().OfType<SeededDropout>())
-        {
-            dropout.Reseed(state.Epoch);
-        }
-
+        var random = BeginPass(model, run.Hooks, state.Seed, state.Epoch);
         var order = Permutation(train.Count, random);
         double lossSum = 0;
         long correct = 0;
@@ -263,7 +255,12 @@ internal static class TorchTrainer
         Module<Tensor, Tensor> Model, IBatchSource Train, IBatchSource? Validation, int ClassCount, TrainingState State, IReadOnlyList<ParameterGroup> Groups,
         float[]? ClassWeights, TrainerHooks? Hooks, IReadOnlyList<ITrainingCallback> Callbacks, DevicePlacement Placement, CancellationToken CancellationToken);
 
-    private static void EnterTraining(Module<Tensor, Tensor> model, TrainerHooks? hooks)
+    /// <summary>
+    /// Starts pass <paramref name="pass"/> (an epoch) of a seeded run: training mode (or the hooks' own), every <see cref="SeededDropout"/>
+    /// reseeded for the pass, and the pass's own generator for shuffling and augmentation (seed, pass), so that a run resumed at a pass
+    /// draws as an uninterrupted one.
+    /// </summary>
+    internal static Random BeginPass(Module<Tensor, Tensor> model, TrainerHooks? hooks, int seed, int pass)
     {
         if (hooks?.EnterTraining is { } enter)
         {
@@ -273,6 +270,13 @@ internal static class TorchTrainer
         {
             model.train();
         }
+
+        foreach (var dropout in model.modules().OfType<SeededDropout>())
+        {
+            dropout.Reseed(pass);
+        }
+
+        return new Random(unchecked((seed * 1_000_003) + pass));
     }
 
     private static void Each(IReadOnlyList<ITrainingCallback> callbacks, Action<ITrainingCallback> call)

@@ -44,7 +44,7 @@ internal static class LearningRateFinder
         TorchRuntime.EnsureInitialized(threads);
         manual_seed(seed);
         var watch = Stopwatch.StartNew();
-        using var placement = DevicePlacement.Enter(model, groups ?? [new ParameterGroup("all", model.parameters().Where(p => p.requires_grad).ToArray(), training.LearningRate)], training.Device);
+        using var placement = DevicePlacement.Enter(model, groups ?? [ParameterGroup.AllTrainable(model, training.LearningRate)], training.Device);
         groups = placement.Groups;
         var ratios = groups.Select(g => groups[0].LearningRate > 0 ? g.LearningRate / groups[0].LearningRate : 1).ToArray();
         using var optimizer = new AdamOptimizer(groups, training.Beta1, training.Beta2, training.Epsilon, training.WeightDecay, training.DecoupledWeightDecay);
@@ -55,13 +55,7 @@ internal static class LearningRateFinder
         {
             for (var pass = 1; curve.Steps < options.Steps && !curve.Stopped; pass++)
             {
-                Enter(model, hooks);
-                var random = new Random(unchecked((seed * 1_000_003) + pass));
-                foreach (var dropout in model.modules().OfType<SeededDropout>())
-                {
-                    dropout.Reseed(pass);
-                }
-
+                var random = TorchTrainer.BeginPass(model, hooks, seed, pass);
                 var order = TorchTrainer.Permutation(train.Count, random);
                 for (var seen = 0; seen < order.Length && curve.Steps < options.Steps && !curve.Stopped; seen += training.BatchSize)
                 {
@@ -162,18 +156,6 @@ internal static class LearningRateFinder
             DivergedAt = rate;
             Reason = reason;
             Stopped = true;
-        }
-    }
-
-    private static void Enter(Module<Tensor, Tensor> model, TrainerHooks? hooks)
-    {
-        if (hooks?.EnterTraining is { } enter)
-        {
-            enter(model);
-        }
-        else
-        {
-            model.train();
         }
     }
 }

@@ -191,25 +191,16 @@ public sealed partial class ImageFeaturizer
         }
 
         /// <summary>Waits for the next result slot; a failure of the run is rethrown instead of the cancellation it caused.</summary>
-        public async Task<bool> WaitToReadAsync()
-        {
-            try
-            {
-                return await Order.Reader.WaitToReadAsync(Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (_failure is not null && !_caller.IsCancellationRequested)
-            {
-                _failure.Throw();
-                throw;
-            }
-        }
+        public Task<bool> WaitToReadAsync() => FailureInsteadOfCancellation(Order.Reader.WaitToReadAsync(Token).AsTask());
 
         /// <summary>The result of one slot; a failure of the run is rethrown instead of the cancellation it caused.</summary>
-        public async Task<StreamedImage<T>> ResultAsync(TaskCompletionSource<StreamedImage<T>> slot)
+        public Task<StreamedImage<T>> ResultAsync(TaskCompletionSource<StreamedImage<T>> slot) => FailureInsteadOfCancellation(slot.Task.WaitAsync(Token));
+
+        private async Task<TResult> FailureInsteadOfCancellation<TResult>(Task<TResult> wait)
         {
             try
             {
-                return await slot.Task.WaitAsync(Token).ConfigureAwait(false);
+                return await wait.ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (_failure is not null && !_caller.IsCancellationRequested)
             {

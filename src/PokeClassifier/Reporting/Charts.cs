@@ -71,7 +71,7 @@ internal static class Charts
     /// rate (steepest descent) and a tenth of the lowest-loss rate marked by vertical lines. <paramref name="document"/>: a standalone
     /// SVG file (with its XML declaration), else an inline element for the HTML report.
     /// </summary>
-    public static string LearningRateSvg(Training.LearningRate.LearningRateFinderResult result, double width, double height, bool document)
+    public static string LearningRateSvg(LearningRateFinderResult result, double width, double height, bool document)
     {
         var model = NewModel("Learning-rate finder: loss against learning rate");
         model.Axes.Add(new LogarithmicAxis { Position = AxisPosition.Bottom, Title = "learning rate (log scale)", MajorGridlineStyle = LineStyle.Dot, StringFormat = "0.#e+0" });
@@ -97,8 +97,8 @@ internal static class Charts
 
         model.Series.Add(raw);
         model.Series.Add(smooth);
-        Mark(model, result.SuggestedLearningRate, SeriesColors[3], LineStyle.Solid, $"suggested {Training.LearningRate.LearningRateFinderResult.Rate(result.SuggestedLearningRate)}");
-        Mark(model, result.MinimumLossLearningRate, SeriesColors[2], LineStyle.Dash, $"lowest loss / 10: {Training.LearningRate.LearningRateFinderResult.Rate(result.MinimumLossLearningRate)}");
+        Mark(model, result.SuggestedLearningRate, SeriesColors[3], LineStyle.Solid, $"suggested {LearningRateFinderResult.Rate(result.SuggestedLearningRate)}");
+        Mark(model, result.MinimumLossLearningRate, SeriesColors[2], LineStyle.Dash, $"lowest loss / 10: {LearningRateFinderResult.Rate(result.MinimumLossLearningRate)}");
         AddLegend(model, LegendPosition.LeftTop, LegendOrientation.Vertical);
         if (document)
         {

@@ -172,10 +172,10 @@ internal static class HtmlReport
         h.Append("</p></section>\n");
     }
 
-    private static void LearningRate(StringBuilder h, Training.LearningRate.LearningRateFinderResult finder)
+    private static void LearningRate(StringBuilder h, LearningRateFinderResult finder)
     {
         h.Append("<section id=\"lr-find\"><h2>Learning-rate finder</h2>\n<p class=\"verdict\">")
-            .Append(E($"Suggested learning rate {Training.LearningRate.LearningRateFinderResult.Rate(finder.SuggestedLearningRate)} (steepest descent of the smoothed loss); the lowest loss was at {Training.LearningRate.LearningRateFinderResult.Rate(finder.LowestLossLearningRate)}, a tenth of it is {Training.LearningRate.LearningRateFinderResult.Rate(finder.MinimumLossLearningRate)}."))
+            .Append(E($"Suggested learning rate {LearningRateFinderResult.Rate(finder.SuggestedLearningRate)} (steepest descent of the smoothed loss); the lowest loss was at {LearningRateFinderResult.Rate(finder.LowestLossLearningRate)}, a tenth of it is {LearningRateFinderResult.Rate(finder.MinimumLossLearningRate)}."))
             .Append("</p>\n");
         h.Append(Charts.LearningRateSvg(finder, 720, 420, document: false));
         h.Append("<p class=\"note\">").Append(E($"{finder.Rates.Count} training steps at exponentially growing rates, weights put back afterwards; {finder.StopReason}. Pick a rate on the steep downward part of the curve, before its minimum; the loss axis is cut at 4x the lowest smoothed loss."))

@@ -70,7 +70,7 @@ public sealed class HtmlReportOptions
     /// against the rate (log scale) with the suggested rate; <see langword="null"/> for no such section.
     /// </summary>
     /// <value>The default is <see langword="null"/>.</value>
-    public Training.LearningRate.LearningRateFinderResult? LearningRateFinder { get; init; }
+    public LearningRateFinderResult? LearningRateFinder { get; init; }
 
     /// <summary>How many images each top-losses table shows (most confident errors, least confident correct predictions), per configuration.</summary>
     /// <value>The default is 10 (as in the Markdown and JSON reports).</value>
